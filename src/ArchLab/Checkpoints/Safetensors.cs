@@ -86,7 +86,7 @@ public static class Safetensors
         }
         catch
         {
-            File.Delete(tempPath);
+            if (File.Exists(tempPath)) File.Delete(tempPath);
             throw;
         }
     }

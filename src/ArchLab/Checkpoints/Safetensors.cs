@@ -1,3 +1,4 @@
+using ArchLab.IO;
 using System.Buffers.Binary;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,31 +65,19 @@ public static class Safetensors
         var infos = Layout(entries);
         var header = SafetensorsHeader.Serialize(infos, metadata);
 
-        var fullPath = Path.GetFullPath(path);
-        var tempPath = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            foreach (var (_, tensor) in entries)
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                foreach (var (_, tensor) in entries)
-                {
-                    using var scope = torch.NewDisposeScope();
-                    var dense = tensor.detach().cpu().contiguous();
-                    ForEachChunk(dense, chunk => stream.Write(chunk));
-                }
-                stream.Flush(flushToDisk: true);
+                using var scope = torch.NewDisposeScope();
+                var dense = tensor.detach().cpu().contiguous();
+                ForEachChunk(dense, chunk => stream.Write(chunk));
             }
-            File.Move(tempPath, fullPath, overwrite: true);
-        }
-        catch
-        {
-            if (File.Exists(tempPath)) File.Delete(tempPath);
-            throw;
-        }
+        });
     }
 
     static List<TensorInfo> Layout(List<KeyValuePair<string, Tensor>> entries)

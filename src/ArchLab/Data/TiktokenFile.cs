@@ -1,3 +1,4 @@
+using ArchLab.IO;
 using System.Text;
 
 namespace ArchLab.Data;

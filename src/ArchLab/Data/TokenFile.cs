@@ -1,3 +1,4 @@
+using ArchLab.IO;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;

@@ -1,6 +1,7 @@
+using ArchLab.IO;
 using ArchLab.Data;
 
-namespace ArchLab.Tests.Data;
+namespace ArchLab.Tests.IO;
 
 public sealed class AtomicFileTests : IDisposable
 {

@@ -1,4 +1,4 @@
-namespace ArchLab.Data;
+namespace ArchLab.IO;
 
 /// <summary>
 /// Writes a file so that readers never see it half written: write to a unique temporary file in the same folder,

@@ -1,0 +1,43 @@
+using System.CommandLine;
+using ArchLab.Checkpoints;
+using ArchLab.Data;
+using ArchLab.Runtime;
+using ArchLab.Training;
+using TorchSharp;
+
+namespace ArchLab.Cli.Commands;
+
+/// <summary><c>archlab eval --model DIR</c>: validation loss, perplexity and bits per byte.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "run folder, checkpoint or model folder", Required = true };
+        var data = new Option<string[]>("--data") { Description = "'brown' or text files/folders (default: the run's data)", AllowMultipleArgumentsPerToken = true };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "default: the run's tokenizer" };
+        var seqLen = new Option<int?>("--seq-len") { Description = "default: the model's context length" };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
+        var batches = new Option<int>("--batches") { Description = "validation batches (default: the whole split)", DefaultValueFactory = _ => int.MaxValue };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
+        var command = new Command("eval", "evaluate a model on held-out text") { model, data, tokenizer, seqLen, batch, batches, device };
+        command.SetAction(p =>
+        {
+            var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
+            string dir = p.GetValue(model)!;
+            var runData = RunData.Load(dir);
+            string[] dataSpec = p.GetValue(data) is { Length: > 0 } d ? d : runData?.Data ?? [];
+            string tokSpec = p.GetValue(tokenizer) ?? runData?.Tokenizer ?? "byte";
+            using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
+            lm.to(dev);
+            var corpus = RunData.LoadCorpus(dataSpec);
+            var tok = Tokenizers.Create(tokSpec, corpus, Console.Out);
+            using var tokens = TokenizedCorpus.Load(corpus, tok, log: Console.Out);
+            int len = p.GetValue(seqLen) ?? lm.Config.ContextLength;
+            var result = Evaluator.Evaluate(lm, new CorpusTrainingData(tokens, p.GetValue(batch), len, seed: 0), p.GetValue(batches), dev);
+            Console.WriteLine($"validation ({corpus.Name}, {result.Tokens:N0} tokens, context {len}): loss {result.Loss:F4}, " +
+                              $"perplexity {result.Perplexity:F2}, bits per byte {result.BitsPerByte:F4}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,88 @@
+using ArchLab.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Mixers;
+
+/// <summary>
+/// LLaMA-style causal self-attention: rotary positions, grouped-query heads (kvHeads ≤ heads), libtorch's fused
+/// scaled-dot-product attention over the whole sequence, and a <see cref="KvCache"/> for prefill and step.
+/// </summary>
+public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
+{
+    public readonly Projection wq, wk, wv, wo;
+    readonly int heads, kvHeads, headDim;
+    readonly RotaryEmbedding rope;
+
+    public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
+    {
+        heads = config.Heads;
+        kvHeads = config.KvHeadCount;
+        headDim = config.HeadDim;
+        wq = new Projection(config.Dim, heads * headDim);
+        wk = new Projection(config.Dim, kvHeads * headDim);
+        wv = new Projection(config.Dim, kvHeads * headDim);
+        wo = new Projection(heads * headDim, config.Dim, initStd: outputInitStd);
+        rope = new RotaryEmbedding(headDim, config.RopeTheta);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x).Output;
+
+    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], time = x.shape[1];
+        long start = initial?.Position ?? 0;
+
+        var q = rope.Apply(wq.call(x).view(batch, time, heads, headDim), start).transpose(1, 2);
+        var k = rope.Apply(wk.call(x).view(batch, time, kvHeads, headDim), start).transpose(1, 2);
+        var v = wv.call(x).view(batch, time, kvHeads, headDim).transpose(1, 2);
+
+        KvCache? cache = null;
+        if (initial is not null || returnFinal)
+        {
+            cache = initial as KvCache ?? (initial is null
+                ? new KvCache(batch, kvHeads, time, headDim, x.dtype, x.device)
+                : throw new ArgumentException($"attention needs a KvCache state, got {initial.GetType().Name}"));
+            (k, v) = cache.Append(k, v);
+        }
+
+        var y = start == 0
+            ? nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), is_casual: true)
+            : nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), attn_mask: ChunkMask(start, time, x.device));
+        var output = wo.call(y.transpose(1, 2).reshape(batch, time, heads * headDim));
+        return (output.MoveToOuterDisposeScope(), returnFinal ? cache : null);
+    }
+
+    public Tensor Step(Tensor x, MixerState state)
+    {
+        using var scope = NewDisposeScope();
+        var (output, _) = Forward(x.unsqueeze(1), state, returnFinal: true);
+        return output.squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+        new KvCache(batch, kvHeads, maxLength, headDim, dtype, device);
+
+    public long StateBytes(long batch, long length, ScalarType dtype) =>
+        2 * batch * kvHeads * length * headDim * ElementSize(dtype);
+
+    /// <summary>q·kᵀ and softmax·v: 2·2·heads·headDim multiply-adds per visible key; causal average (T+1)/2 keys.</summary>
+    public long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
+
+    /// <summary>Query i of a chunk starting at <paramref name="start"/> sees keys 0 … start+i (true = attend).</summary>
+    static Tensor ChunkMask(long start, long time, Device device) =>
+        (arange(time, device: device).unsqueeze(1) + start).ge(arange(start + time, device: device).unsqueeze(0));
+
+    /// <summary>Shares each key/value head among heads/kvHeads query heads, as LLaMA's repeat_kv does.</summary>
+    Tensor RepeatKv(Tensor kv) => kvHeads == heads ? kv : kv.repeat_interleave(heads / kvHeads, dim: 1);
+
+    internal static long ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.BFloat16 or ScalarType.Float16 => 2,
+        _ => 1,
+    };
+}

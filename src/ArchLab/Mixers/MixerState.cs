@@ -1,0 +1,27 @@
+using static TorchSharp.torch;
+
+namespace ArchLab.Mixers;
+
+/// <summary>
+/// What a mixer carries from one token to the next. The state owns its tensors: they live outside any dispose scope
+/// and are freed by <see cref="Dispose"/>.
+/// </summary>
+public abstract class MixerState : IDisposable
+{
+    /// <summary>Tokens consumed so far (absolute position of the next token).</summary>
+    public long Position { get; protected internal set; }
+
+    protected abstract IEnumerable<Tensor> Tensors { get; }
+
+    /// <summary>Bytes held by the state's tensors right now (measured, not analytic).</summary>
+    public long Bytes => Tensors.Sum(t => t.NumberOfElements * t.ElementSize);
+
+    /// <summary>Takes a tensor out of the current dispose scope so the state can keep it.</summary>
+    protected static Tensor Keep(Tensor t) => t.DetachFromDisposeScope();
+
+    public virtual void Dispose()
+    {
+        foreach (var t in Tensors) t.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,103 @@
+using ArchLab.Mixers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ArchLab.Models;
+
+/// <summary>
+/// token embedding → blocks → final RMSNorm → head (tied to the embedding or not). The same class runs every
+/// architecture: only the mixer inside each <see cref="Block"/> differs.
+/// </summary>
+public sealed class LanguageModel : nn.Module<Tensor, Tensor>
+{
+    public readonly Embedding embed;
+    public readonly ModuleList<Block> blocks;
+    public readonly RmsNorm norm;
+    public readonly Projection? head; // null when tied to the embedding
+
+    public ModelConfig Config { get; }
+
+    public LanguageModel(ModelConfig config) : base(nameof(LanguageModel))
+    {
+        Config = config.Validate();
+        embed = nn.Embedding(config.VocabSize, config.Dim);
+        nn.init.normal_(embed.weight!, 0.0, 0.02);
+        blocks = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
+        norm = new RmsNorm(config.Dim, config.NormEps);
+        head = config.TiedEmbeddings ? null : new Projection(config.Dim, config.VocabSize);
+        RegisterComponents();
+    }
+
+    /// <summary>Logits [batch, time, vocab] for ids [batch, time], from an empty state.</summary>
+    public override Tensor forward(Tensor ids) => Forward(ids, null);
+
+    /// <summary>
+    /// Whole-sequence pass. With a <paramref name="state"/>, continues from it (prefill, chunked decoding) and leaves
+    /// the state after the last token in it.
+    /// </summary>
+    public Tensor Forward(Tensor ids, ModelState? state)
+    {
+        using var scope = NewDisposeScope();
+        var h = embed.call(ids);
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            var (output, final) = blocks[i].Forward(h, state?.Layers[i], returnFinal: state is not null);
+            h = output;
+            if (state is not null) state.Layers[i] = final;
+        }
+        return Head(norm.call(h)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>One token per sequence: ids [batch] → logits [batch, vocab]; advances <paramref name="state"/>.</summary>
+    public Tensor Step(Tensor ids, ModelState state)
+    {
+        using var scope = NewDisposeScope();
+        var h = embed.call(ids);
+        for (int i = 0; i < blocks.Count; i++)
+            h = blocks[i].Step(h, state.Layers[i] ?? throw new InvalidOperationException($"layer {i} has no state: allocate it first"));
+        return Head(norm.call(h)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Empty per-layer states for <paramref name="batch"/> sequences of up to <paramref name="maxLength"/> tokens.</summary>
+    public ModelState AllocateState(long batch, long maxLength)
+    {
+        var state = new ModelState(blocks.Count);
+        var dtype = embed.weight!.dtype;
+        var device = embed.weight!.device;
+        for (int i = 0; i < blocks.Count; i++)
+            state.Layers[i] = blocks[i].Mixer.AllocateState(batch, maxLength, dtype, device);
+        return state;
+    }
+
+    /// <summary>Analytic state bytes after <paramref name="length"/> tokens.</summary>
+    public long StateBytes(long batch, long length) =>
+        blocks.Sum(b => b.Mixer.StateBytes(batch, length, embed.weight!.dtype));
+
+    Tensor Head(Tensor h) => head is null ? Runtime.Autocast.Linear(h, embed.weight!) : head.call(h);
+
+    // ---- accounting -------------------------------------------------------------------------------------------
+
+    /// <summary>Parameters of the input embedding table.</summary>
+    public long EmbeddingParameters => embed.weight!.NumberOfElements;
+
+    /// <summary>Parameters of an untied output head (0 when tied).</summary>
+    public long HeadParameters => head?.weight.NumberOfElements ?? 0;
+
+    /// <summary>All parameters except the embedding table and the head (Kaplan's N).</summary>
+    public long NonEmbeddingParameters => TotalParameters - EmbeddingParameters - HeadParameters;
+
+    public long TotalParameters => parameters().Sum(p => p.NumberOfElements);
+
+    /// <summary>
+    /// Training FLOPs per token: 3 × forward (backward ≈ 2 × forward). Forward = 2 per weight of every matmul a token
+    /// goes through (the non-embedding weights and the head, V·d, whether tied or not; the embedding lookup is free)
+    /// plus each mixer's non-parameter work (attention scores over a causal window of <paramref name="contextLength"/>).
+    /// </summary>
+    public long TrainingFlopsPerToken(long contextLength)
+    {
+        long forward = 2 * (NonEmbeddingParameters + (long)Config.VocabSize * Config.Dim)
+                       + blocks.Sum(b => b.Mixer.NonParameterFlopsPerToken(contextLength));
+        return 3 * forward;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ArchLab.Models;
+
+/// <summary>
+/// Shape of a language model: embedding → <see cref="Layers"/> blocks (norm → mixer → residual, norm → MLP → residual)
+/// → final norm → head. Saved as <c>config.json</c> next to the weights; <c>with</c> expressions make sweep variants.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Mixer of every layer unless <see cref="LayerPattern"/> says otherwise: transformer (more to come).</summary>
+    public string Arch { get; init; } = "transformer";
+    public int VocabSize { get; init; } = 256;
+    public int Dim { get; init; } = 128;
+    public int Layers { get; init; } = 4;
+    public int Heads { get; init; } = 4;
+    /// <summary>Key/value heads for grouped-query attention; null means as many as <see cref="Heads"/>.</summary>
+    public int? KvHeads { get; init; }
+    /// <summary>Hidden width of the SwiGLU MLP; null derives it as LLaMA does (2/3·4·dim rounded up to 32).</summary>
+    public int? FfnHidden { get; init; }
+    public double NormEps { get; init; } = 1e-5;
+    public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>Training context length (also the default generation window).</summary>
+    public int ContextLength { get; init; } = 256;
+    public bool TiedEmbeddings { get; init; } = false;
+    /// <summary>Optional per-layer mixer names (hybrids); length must equal <see cref="Layers"/>.</summary>
+    public string[]? LayerPattern { get; init; }
+
+    [JsonIgnore] public int HeadDim => Dim / Heads;
+    [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
+    [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
+
+    public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
+
+    /// <summary>LLaMA's rule: h = int(2·4·dim/3), optionally scaled, rounded up to a multiple.</summary>
+    public static int LlamaFfnHidden(int dim, int multipleOf, double? multiplier)
+    {
+        int hidden = (int)(2 * (4 * dim) / 3.0);
+        if (multiplier is double m) hidden = (int)(m * hidden);
+        return multipleOf * ((hidden + multipleOf - 1) / multipleOf);
+    }
+
+    /// <summary>Throws <see cref="ConfigException"/> naming the first field that makes no sense.</summary>
+    public ModelConfig Validate()
+    {
+        void Positive(string name, long value) { if (value <= 0) throw new ConfigException($"model config: '{name}' must be positive, got {value}"); }
+        Positive("vocab_size", VocabSize); Positive("dim", Dim); Positive("layers", Layers); Positive("heads", Heads);
+        Positive("context_length", ContextLength);
+        if (KvHeads is int kv) Positive("kv_heads", kv);
+        if (FfnHidden is int f) Positive("ffn_hidden", f);
+        if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
+        if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
+        if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
+        if (HeadDim % 2 != 0) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
+        if (Heads % KvHeadCount != 0) throw new ConfigException($"model config: 'heads' ({Heads}) must be a multiple of 'kv_heads' ({KvHeadCount})");
+        if (LayerPattern is { } pattern && pattern.Length != Layers)
+            throw new ConfigException($"model config: 'layer_pattern' has {pattern.Length} entries but 'layers' is {Layers}");
+        for (int i = 0; i < Layers; i++)
+            if (!Mixers.MixerRegistry.IsKnown(MixerOf(i)))
+                throw new ConfigException($"model config: unknown mixer '{MixerOf(i)}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
+        return this;
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelConfig FromJson(string json, string source = "config")
+    {
+        try
+        {
+            var config = JsonSerializer.Deserialize<ModelConfig>(json, Json)
+                         ?? throw new ConfigException($"{source}: empty model config");
+            return config.Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"{source}: invalid model config: {e.Message}");
+        }
+    }
+
+    public static ModelConfig Load(string path) => FromJson(File.ReadAllText(path), path);
+}
+
+/// <summary>A configuration that cannot be used; the message names the field.</summary>
+public sealed class ConfigException(string message) : Exception(message);

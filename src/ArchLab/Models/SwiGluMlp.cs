@@ -1,0 +1,27 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Models;
+
+/// <summary>LLaMA's feed-forward: w2(silu(w1·x) ⊙ w3·x).</summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+    public readonly Projection w1, w2, w3;
+
+    public SwiGluMlp(int dim, int hidden, double outputInitStd) : base(nameof(SwiGluMlp))
+    {
+        w1 = new Projection(dim, hidden);
+        w2 = new Projection(hidden, dim, initStd: outputInitStd);
+        w3 = new Projection(dim, hidden);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return w2.call(nn.functional.silu(w1.call(x)) * w3.call(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Forward multiply-adds ×2 per token.</summary>
+    public static long FlopsPerToken(int dim, int hidden) => 2L * 3 * dim * hidden;
+}

@@ -2,25 +2,30 @@ using ArchLab.Models;
 
 namespace ArchLab.Mixers;
 
+/// <summary>How to build one architecture's mixer, and the norm and MLP its official blocks use.</summary>
+public sealed record MixerSpec(Func<ModelConfig, double, IMixer> Create, string DefaultNorm, string DefaultMlp);
+
 /// <summary>Maps the mixer names used in configs and on the command line to constructors.</summary>
 public static class MixerRegistry
 {
-    static readonly Dictionary<string, Func<ModelConfig, double, IMixer>> factories = new()
+    static readonly Dictionary<string, MixerSpec> specs = new()
     {
-        ["transformer"] = (config, outputStd) => new Attention(config, outputStd),
+        ["transformer"] = new((config, outputStd) => new Attention(config, outputStd), "rmsnorm", "swiglu"),
     };
 
     /// <summary>Other spellings users type.</summary>
     static readonly Dictionary<string, string> aliases = new() { ["attention"] = "transformer", ["llama"] = "transformer" };
 
-    public static IEnumerable<string> Names => factories.Keys;
+    public static IEnumerable<string> Names => specs.Keys;
 
     public static string Canonical(string name) => aliases.GetValueOrDefault(name, name);
 
-    public static bool IsKnown(string name) => factories.ContainsKey(Canonical(name));
+    public static bool IsKnown(string name) => specs.ContainsKey(Canonical(name));
 
-    public static IMixer Create(string name, ModelConfig config, double outputInitStd) =>
-        factories.TryGetValue(Canonical(name), out var make)
-            ? make(config, outputInitStd)
+    public static MixerSpec Spec(string name) =>
+        specs.TryGetValue(Canonical(name), out var spec)
+            ? spec
             : throw new ConfigException($"unknown mixer '{name}' (known: {string.Join(", ", Names)})");
+
+    public static IMixer Create(string name, ModelConfig config, double outputInitStd) => Spec(name).Create(config, outputInitStd);
 }

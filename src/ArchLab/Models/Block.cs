@@ -4,20 +4,24 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Models;
 
-/// <summary>Pre-norm residual block: x + mixer(norm(x)), then + mlp(norm(x)).</summary>
+/// <summary>
+/// Pre-norm residual block: x + mixer(norm(x)), then + mlp(norm(x)) unless the layer has no MLP (Mamba).
+/// Norm and MLP kinds come from the config, or from the mixer's defaults (<see cref="MixerRegistry"/>).
+/// </summary>
 public sealed class Block : nn.Module<Tensor, Tensor>
 {
-    public readonly RmsNorm mixer_norm, mlp_norm;
-    public readonly nn.Module<Tensor, Tensor> mixer;
-    public readonly SwiGluMlp mlp;
+    public readonly nn.Module<Tensor, Tensor> mixer_norm, mixer;
+    public readonly nn.Module<Tensor, Tensor>? mlp_norm, mlp;
 
     public Block(ModelConfig config, int layer) : base(nameof(Block))
     {
         double outputStd = 0.02 / Math.Sqrt(2.0 * config.Layers); // GPT-2's scaled init of residual projections
-        mixer_norm = new RmsNorm(config.Dim, config.NormEps);
-        mixer = (nn.Module<Tensor, Tensor>)MixerRegistry.Create(config.MixerOf(layer), config, outputStd);
-        mlp_norm = new RmsNorm(config.Dim, config.NormEps);
-        mlp = new SwiGluMlp(config.Dim, config.FfnHiddenSize, outputStd);
+        string mixerName = config.MixerOf(layer);
+        string norm = config.NormOf(layer);
+        mixer_norm = Norms.Create(norm, config.Dim, config.NormEps);
+        mixer = (nn.Module<Tensor, Tensor>)MixerRegistry.Create(mixerName, config, outputStd);
+        mlp = Mlps.Create(config.MlpOf(layer), config, outputStd);
+        if (mlp is not null) mlp_norm = Norms.Create(norm, config.Dim, config.NormEps);
         RegisterComponents();
     }
 
@@ -30,7 +34,7 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var (mixed, final) = Mixer.Forward(mixer_norm.call(x), initial, returnFinal);
         var h = x + mixed;
-        var output = h + mlp.call(mlp_norm.call(h));
+        var output = mlp is null ? h : h + mlp.call(mlp_norm!.call(h));
         return (output.MoveToOuterDisposeScope(), final);
     }
 
@@ -39,6 +43,6 @@ public sealed class Block : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x + Mixer.Step(mixer_norm.call(x), state);
-        return (h + mlp.call(mlp_norm.call(h))).MoveToOuterDisposeScope();
+        return (mlp is null ? h : h + mlp.call(mlp_norm!.call(h))).MoveToOuterDisposeScope();
     }
 }

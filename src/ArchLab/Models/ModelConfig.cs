@@ -26,12 +26,18 @@ public sealed record ModelConfig
     public bool TiedEmbeddings { get; init; } = false;
     /// <summary>Optional per-layer mixer names (hybrids); length must equal <see cref="Layers"/>.</summary>
     public string[]? LayerPattern { get; init; }
+    /// <summary>rmsnorm or layernorm; null uses each mixer's own default.</summary>
+    public string? Norm { get; init; }
+    /// <summary>swiglu or none (more per architecture); null uses each mixer's own default.</summary>
+    public string? Mlp { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
+    public string NormOf(int layer) => Norm ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultNorm;
+    public string MlpOf(int layer) => Mlp ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultMlp;
 
     /// <summary>LLaMA's rule: h = int(2·4·dim/3), optionally scaled, rounded up to a multiple.</summary>
     public static int LlamaFfnHidden(int dim, int multipleOf, double? multiplier)
@@ -59,6 +65,10 @@ public sealed record ModelConfig
         for (int i = 0; i < Layers; i++)
             if (!Mixers.MixerRegistry.IsKnown(MixerOf(i)))
                 throw new ConfigException($"model config: unknown mixer '{MixerOf(i)}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
+        if (Norm is not null && !Norms.Names.Contains(Norm))
+            throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
+        if (Mlp is not null && !Mlps.Names.Contains(Mlp))
+            throw new ConfigException($"model config: unknown mlp '{Mlp}' (known: {string.Join(", ", Mlps.Names)})");
         return this;
     }
 

@@ -1,0 +1,19 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Models;
+
+/// <summary>The feed-forward layers a block can use after its mixer; "none" leaves the block with the mixer alone (Mamba).</summary>
+public static class Mlps
+{
+    public static readonly string[] Names = ["swiglu", "none"];
+
+    /// <summary>The MLP module, or null for "none".</summary>
+    public static nn.Module<Tensor, Tensor>? Create(string kind, ModelConfig config, double outputInitStd) => kind switch
+    {
+        "swiglu" => new SwiGluMlp(config.Dim, config.FfnHiddenSize, outputInitStd),
+        "none" => null,
+        _ => throw new ConfigException($"unknown mlp '{kind}' (known: {string.Join(", ", Names)})"),
+    };
+
+}

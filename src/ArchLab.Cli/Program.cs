@@ -9,5 +9,6 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     EvalCommand.Create(),
     GenerateCommand.Create(),
     LogitsCommand.Create(),
+    BenchCommand.Create(),
 };
 return CliErrors.Run(root, args);

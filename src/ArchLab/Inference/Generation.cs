@@ -55,8 +55,9 @@ public static class Generation
             var (sorted, order) = l.sort(descending: true);
             var cumulative = sorted.softmax(0).cumsum(0);
             // drop a token when the tokens before it already reach top-p (the first token always stays)
-            var drop = (cumulative - sorted.softmax(0)).ge(sampling.TopP);
-            l = l.index_put_(tensor(double.NegativeInfinity), order.masked_select(drop));
+            var dropSorted = (cumulative - sorted.softmax(0)).ge(sampling.TopP);
+            var drop = zeros_like(dropSorted).scatter(0, order, dropSorted); // back to vocabulary order
+            l = l.masked_fill(drop, double.NegativeInfinity);
         }
         return (int)multinomial(l.softmax(0), 1, generator: generator).item<long>();
     }

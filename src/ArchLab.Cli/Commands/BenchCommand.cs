@@ -1,0 +1,44 @@
+using System.CommandLine;
+using ArchLab.Models;
+using ArchLab.Runtime;
+using TorchSharp;
+using ArchLab.Studies;
+
+namespace ArchLab.Cli.Commands;
+
+/// <summary><c>archlab bench train</c>: training throughput, float32 vs bf16, measured side by side.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var arch = new Option<string>("--arch") { DefaultValueFactory = _ => "transformer" };
+        var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128 };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 4 };
+        var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 256 };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 3 };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
+        var train = new Command("train", "training tokens/s in float32 and bf16 (defaults: the default model of `archlab train`)")
+        {
+            arch, dim, layers, heads, seqLen, batch, rounds, threads,
+        };
+        train.SetAction(p =>
+        {
+            TorchRuntime.SetThreads(p.GetValue(threads));
+            var config = new ModelConfig
+            {
+                Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
+                ContextLength = p.GetValue(seqLen), VocabSize = 256,
+            }.Validate();
+            var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds));
+            Console.WriteLine($"{config.Arch} dim {config.Dim}, {config.Layers} layers, batch {p.GetValue(batch)} × {p.GetValue(seqLen)} tokens, " +
+                              $"{torch.get_num_threads()} threads, precisions alternating in {p.GetValue(rounds)} rounds:");
+            foreach (var r in rows)
+                Console.WriteLine($"  {r.Precision,-13} {r.TokensPerSecond,10:F0} tok/s  {r.SecondsPerStep * 1000,8:F1} ms/step  ({r.Steps} steps)");
+            Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×");
+            return 0;
+        });
+        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train };
+    }
+}

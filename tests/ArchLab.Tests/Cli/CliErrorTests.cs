@@ -1,0 +1,66 @@
+using ArchLab.Tests.TestSupport;
+
+namespace ArchLab.Tests.Cli;
+
+/// <summary>Bad input ends with one line naming the problem on stderr, a non-zero exit, and no stack trace.</summary>
+public class CliErrorTests
+{
+    static void AssertCleanError((int ExitCode, string Stdout, string Stderr) result, string expected)
+    {
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr); // no stack trace
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void NonNumericArgument() => AssertCleanError(ArchLabCli.Run("train", "--steps", "many"), "many");
+
+    [Fact]
+    public void UnknownOption() => AssertCleanError(ArchLabCli.Run("train", "--stepz", "3"), "--stepz");
+
+    [Fact]
+    public void NegativeModelSize()
+    {
+        using var corpus = new TinyCorpus(files: 3);
+        AssertCleanError(ArchLabCli.Run("train", "--data", corpus.Dir, "--dim", "-8", "--out", corpus.NewRunDir()), "'dim' must be positive");
+    }
+
+    [Fact]
+    public void ConfigWithUnknownField()
+    {
+        using var corpus = new TinyCorpus(files: 3);
+        string config = Path.Combine(corpus.Dir, "..", Path.GetFileName(corpus.Dir) + "-config.json");
+        File.WriteAllText(config, """{ "dim": 32, "heads": 2, "layers": 1, "dropout": 0.1 }""");
+        AssertCleanError(ArchLabCli.Run("train", "--data", corpus.Dir, "--config", config, "--out", corpus.NewRunDir()), "dropout");
+        File.Delete(config);
+    }
+
+    [Fact]
+    public void EmptyCorpus()
+    {
+        string empty = Directory.CreateTempSubdirectory("archlab-empty-").FullName;
+        File.WriteAllText(Path.Combine(empty, "blank.txt"), "   \n\n");
+        AssertCleanError(ArchLabCli.Run("train", "--data", empty, "--out", empty + "-run"), empty);
+        Directory.Delete(empty, recursive: true);
+    }
+
+    [Fact]
+    public void MissingModelFolder() =>
+        AssertCleanError(ArchLabCli.Run("logits", "--model", "/nonexistent/model", "--input", "x", "--out", "y"), "/nonexistent/model");
+
+    [Fact]
+    public void ResumeWithoutARun()
+    {
+        string dir = Directory.CreateTempSubdirectory("archlab-norun-").FullName;
+        AssertCleanError(ArchLabCli.Run("train", "--resume", "--out", dir), "no run");
+        Directory.Delete(dir);
+    }
+
+    [Theory]
+    [InlineData("--temperature", "-1", "temperature")]
+    [InlineData("--top-p", "0", "top-p")]
+    [InlineData("--top-p", "1.5", "top-p")]
+    public void BadSamplingArguments(string option, string value, string expected) =>
+        AssertCleanError(ArchLabCli.Run("generate", "--model", "/nonexistent", "--prompt", "x", option, value), expected);
+}

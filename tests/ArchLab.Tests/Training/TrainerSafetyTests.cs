@@ -1,0 +1,101 @@
+using ArchLab.Checkpoints;
+using ArchLab.Models;
+using ArchLab.Training;
+using ArchLab.Tests.TestSupport;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Tests.Training;
+
+/// <summary>Divergence stops the run without touching the last good checkpoint; damaged checkpoints are refused by name.</summary>
+public class TrainerSafetyTests
+{
+    /// <summary>Random token batches: enough to drive the trainer without a corpus.</summary>
+    sealed class RandomData(int vocab, int batch, int seqLen) : ITrainingData
+    {
+        public (Tensor X, Tensor Y) TrainBatch(long step, int microStep)
+        {
+            var g = new torch.Generator((ulong)(step * 31 + microStep));
+            var t = randint(0, vocab, [batch, seqLen + 1], generator: g);
+            return (t[.., ..^1], t[.., 1..]);
+        }
+
+        public IEnumerable<(Tensor X, Tensor Y)> ValidationBatches(int maxBatches) =>
+            Enumerable.Range(0, maxBatches).Select(i => TrainBatch(-1 - i, 0));
+
+        public double ValidationTokensPerByte => 1.0;
+    }
+
+    static readonly ModelConfig Tiny = new() { VocabSize = 32, Dim = 32, Layers = 1, Heads = 2, ContextLength = 16 };
+    static readonly TrainConfig Short = new() { Steps = 12, BatchSize = 2, SeqLen = 16, CheckpointEvery = 4, EvalEvery = 4, EvalBatches = 1, LogEvery = 1, WarmupSteps = 2 };
+
+    static string NewRunDir() => Path.Combine(Path.GetTempPath(), "archlab-safety-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public void NonFiniteLossStopsWithoutOverwritingTheLastCheckpoint()
+    {
+        string run = NewRunDir();
+        var trainer = Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU);
+        trainer.StepLogged += m =>
+        {
+            if (m.Step == 5) using (no_grad()) trainer.Model.embed.weight!.fill_(double.NaN);
+        };
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
+        Assert.Contains("step 6", e.Message);
+        Assert.Contains("step_000004", e.Message);
+
+        string latest = TrainingCheckpoint.Latest(run)!;
+        Assert.EndsWith("step_000004", latest);
+        var (model, _, state) = TrainingCheckpoint.Load(latest);
+        Assert.Equal(4, state.Step);
+        Assert.False(model.embed.weight!.isnan().any().item<bool>());
+        Directory.Delete(run, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("model.safetensors", "truncate")]
+    [InlineData("model.safetensors", "flip")]
+    [InlineData("optimizer.bin", "truncate")]
+    [InlineData("trainer_state.json", "delete")]
+    public void DamagedCheckpointIsRefusedNamingTheFile(string file, string damage)
+    {
+        string run = NewRunDir();
+        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU).Run();
+        string path = Path.Combine(TrainingCheckpoint.Latest(run)!, file);
+        switch (damage)
+        {
+            case "truncate": File.WriteAllBytes(path, File.ReadAllBytes(path)[..^7]); break;
+            case "flip": var bytes = File.ReadAllBytes(path); bytes[^3] ^= 0x40; File.WriteAllBytes(path, bytes); break;
+            case "delete": File.Delete(path); break;
+        }
+        var e = Assert.Throws<CheckpointException>(() => Trainer.Resume(run, new RandomData(32, 2, 16), CPU));
+        Assert.Contains(file, e.Message);
+        Directory.Delete(run, recursive: true);
+    }
+
+    [Fact]
+    public void StartingOverAnExistingRunIsRefused()
+    {
+        string run = NewRunDir();
+        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU).Run();
+        Assert.Throws<InvalidOperationException>(() => Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU));
+        Directory.Delete(run, recursive: true);
+    }
+
+    [Fact]
+    public void Bf16TrainingStaysCloseToFloat32AndKeepsFloat32Weights()
+    {
+        double Loss(bool bf16)
+        {
+            string run = NewRunDir();
+            var trainer = Trainer.Start(Tiny, Short with { Steps = 6, Bf16 = bf16 }, new RandomData(32, 2, 16), run, CPU);
+            var result = trainer.Run();
+            Assert.All(trainer.Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+            Directory.Delete(run, recursive: true);
+            return result.Loss;
+        }
+        double fp32 = Loss(false), bf16 = Loss(true);
+        Assert.NotEqual(fp32, bf16); // bf16 really changed the arithmetic
+        Assert.InRange(Math.Abs(fp32 - bf16), 0, 0.05);
+    }
+}

@@ -63,4 +63,20 @@ public class CliErrorTests
     [InlineData("--top-p", "1.5", "top-p")]
     public void BadSamplingArguments(string option, string value, string expected) =>
         AssertCleanError(ArchLabCli.Run("generate", "--model", "/nonexistent", "--prompt", "x", option, value), expected);
+
+    [Fact]
+    public void TruncatedCheckpointOnResumeAndOnLoad()
+    {
+        using var corpus = new TinyCorpus(files: 6);
+        string run = corpus.NewRunDir();
+        var trained = ArchLabCli.Run("train", "--data", corpus.Dir, "--out", run, "--dim", "32", "--layers", "1", "--heads", "2",
+                                     "--seq-len", "16", "--batch-size", "2", "--steps", "3", "--eval-batches", "1", "--sample-tokens", "0");
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        string weights = Path.Combine(run, "checkpoints", "step_000003", "model.safetensors");
+        File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..^100]);
+
+        AssertCleanError(ArchLabCli.Run("train", "--resume", "--out", run), "model.safetensors");
+        AssertCleanError(ArchLabCli.Run("eval", "--model", run), "model.safetensors");
+        Directory.Delete(run, recursive: true);
+    }
 }

@@ -3,6 +3,7 @@ using ArchLab.Inference;
 using ArchLab.Mixers;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ArchLab.Tests.Models;
@@ -12,7 +13,7 @@ namespace ArchLab.Tests.Models;
 /// (1e-9) and float32 (1e-5): parallel = RetNetDecoder(ids) ↔ Parallel; recurrent = incremental_state ↔ Recurrent (Step);
 /// chunkwise = chunkwise_recurrent with recurrent_chunk_size 8 ↔ Chunked with chunks of 8 (Forward with a state).
 /// </summary>
-public class RetNetGoldenTests
+public class RetNetGoldenTests(ITestOutputHelper output)
 {
     static readonly GoldenCase Case = new("retnet", "case1_d48_h3_v96_swish");
 
@@ -29,11 +30,13 @@ public class RetNetGoldenTests
         Assert.Equal("retnet", model64.Config.Arch);
         model64.to(ScalarType.Float64);
         using var logits64 = LogitsRunner.Run(model64, ids, mode, prefill: 16, chunk: 8);
+        output.WriteLine($"{key} float64 max |diff| = {TensorAssert.MaxDiff(io[key], logits64):E2}");
         TensorAssert.Close(io[key], logits64, 1e-9, $"{key} float64");
 
         using var model32 = ModelLoader.Load(Case.Dir, "retnet");
         using var logits32 = LogitsRunner.Run(model32, ids, mode, prefill: 16, chunk: 8);
         Assert.Equal(ScalarType.Float32, logits32.dtype);
+        output.WriteLine($"{key} float32 max |diff| = {TensorAssert.MaxDiff(io[key + "_f32"], logits32):E2}");
         TensorAssert.Close(io[key + "_f32"], logits32, 1e-5, $"{key} float32");
     }
 

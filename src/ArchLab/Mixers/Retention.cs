@@ -132,11 +132,19 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer
         (batch * heads * keyDim * valueDim + heads) * Attention.ElementSize(dtype);
 
     /// <summary>
-    /// The parallel form's retention arithmetic, per head and token, over a causal window of T tokens (average (T+1)/2 keys):
-    /// q·k scores 2·keyDim and score·v 2·valueDim multiply-adds per key, plus ≈4 per key for the decay mask and the row
-    /// normalisation. (The recurrent form costs 4·keyDim·valueDim per token and head instead, independent of T.)
+    /// Retention arithmetic per token (all heads) of the form whole-sequence passes use, over a causal window of T tokens.
+    /// Parallel: every key up to the token, (T+1)/2 on average, costs 2·keyDim (q·k) + 2·valueDim (score·v) + ≈4 (decay
+    /// mask and row normalisation). Chunkwise with chunks of C: the same for the (C+1)/2 keys inside the chunk, plus
+    /// 2·keyDim·valueDim to read the cross-chunk state and 2·keyDim·valueDim to add the token to it. (The recurrent form,
+    /// used for decoding, costs 4·keyDim·valueDim per token and head, independent of T.)
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength) => heads * (2L * (keyDim + valueDim) + 4) * (contextLength + 1) / 2;
+    public long NonParameterFlopsPerToken(long contextLength)
+    {
+        long perKey = 2L * (keyDim + valueDim) + 4;
+        if (!chunkwiseWithoutState) return heads * perKey * (contextLength + 1) / 2;
+        long chunk = Math.Min(chunkSize!.Value, contextLength);
+        return heads * (perKey * (chunk + 1) / 2 + 4L * keyDim * valueDim);
+    }
 
     // ---- the pieces -----------------------------------------------------------------------------------------
 

@@ -26,19 +26,20 @@ public class RetNetTests
         RetentionChunkSize = chunk, RetentionChunkwise = chunkwise ? true : null,
     }.Validate();
 
+    /// <summary>A mixer with weights from its own generator (xunit runs tests in parallel, so the global seed is shared).</summary>
     static Retention Mixer(ModelConfig config, ScalarType dtype = ScalarType.Float64, int seed = 7)
     {
-        torch.manual_seed(seed);
         var mixer = new Retention(config);
+        var generator = new torch.Generator((ulong)seed);
+        using (no_grad())
+            foreach (var (_, p) in mixer.named_parameters())
+                p.copy_(randn(p.shape, ScalarType.Float64, generator: generator) * 0.2);
         mixer.to(dtype);
         return mixer;
     }
 
-    static Tensor Input(double scale = 4.0, ScalarType dtype = ScalarType.Float64, int seed = 11, long time = Time)
-    {
-        torch.manual_seed(seed);
-        return (randn(Batch, time, Dim, ScalarType.Float64) * scale).to(dtype);
-    }
+    static Tensor Input(double scale = 4.0, ScalarType dtype = ScalarType.Float64, int seed = 11, long time = Time) =>
+        (randn([Batch, time, Dim], ScalarType.Float64, generator: new torch.Generator((ulong)seed)) * scale).to(dtype);
 
     static RetentionState Clone(RetentionState s) => new(s.Kv.detach().clone(), s.Scale.detach().clone(), s.Position);
 
@@ -72,8 +73,8 @@ public class RetNetTests
         using (no_grad()) mixer.Forward(Input(seed: 99, dtype: dtype, time: 11), state, returnFinal: true);
         if (kind == "random")
         {
-            torch.manual_seed(5);
-            return new RetentionState(randn_like(state.Kv), state.Scale.clone(), state.Position);
+            var kv = randn(state.Kv.shape, dtype, generator: new torch.Generator(5));
+            return new RetentionState(kv, state.Scale.clone(), state.Position);
         }
         return state;
     }
@@ -171,8 +172,7 @@ public class RetNetTests
         using var scope = NewDisposeScope();
         var config = Config(chunk: chunk);
         var mixer = Mixer(config);
-        torch.manual_seed(3);
-        var weights = randn(Batch, Time, Dim, ScalarType.Float64);
+        var weights = randn([Batch, Time, Dim], ScalarType.Float64, generator: new torch.Generator(3));
 
         Dictionary<string, Tensor> Gradients(bool chunked)
         {
@@ -211,5 +211,13 @@ public class RetNetTests
         for (int h = 0; h < 4; h++) Assert.True(Math.Abs(1 - Math.Pow(2, -5 - h) - Math.Exp(logDecay[h])) < 1e-6, $"head {h}");
         Assert.Equal([1f, 1f], angle[..2]);
         Assert.Equal(1e-4f, angle[^1], 1e-9f); // θ = 10000^−1 for the last pair (linspace includes 1)
+    }
+
+    [Fact]
+    public void FlopsFollowTheForm()
+    {
+        // dk = 8, dv = 12, 3 heads: parallel 3·(2·20+4)·(T+1)/2; chunkwise (C = 8) 3·((2·20+4)·9/2 + 4·8·12).
+        Assert.Equal(3 * 44 * 257 / 2, Mixer(Config()).NonParameterFlopsPerToken(256));
+        Assert.Equal(3 * (44 * 9 / 2 + 4 * 8 * 12), Mixer(Config(chunk: 8, chunkwise: true)).NonParameterFlopsPerToken(256));
     }
 }

@@ -11,6 +11,7 @@ public static class MixerRegistry
     static readonly Dictionary<string, MixerSpec> specs = new()
     {
         ["transformer"] = new((config, outputStd) => new Attention(config, outputStd), "rmsnorm", "swiglu"),
+        ["retnet"] = new((config, outputStd) => new Retention(config), "rmsnorm", "glu"),
     };
 
     /// <summary>Other spellings users type.</summary>

@@ -6,12 +6,13 @@ namespace ArchLab.Models;
 /// <summary>The feed-forward layers a block can use after its mixer; "none" leaves the block with the mixer alone (Mamba).</summary>
 public static class Mlps
 {
-    public static readonly string[] Names = ["swiglu", "none"];
+    public static readonly string[] Names = ["swiglu", "glu", "none"];
 
     /// <summary>The MLP module, or null for "none".</summary>
     public static nn.Module<Tensor, Tensor>? Create(string kind, ModelConfig config, double outputInitStd) => kind switch
     {
         "swiglu" => new SwiGluMlp(config.Dim, config.FfnHiddenSize, outputInitStd),
+        "glu" => new GluMlp(config.Dim, config.FfnHiddenSize, config.GluActivation ?? "swish", outputInitStd),
         "none" => null,
         _ => throw new ConfigException($"unknown mlp '{kind}' (known: {string.Join(", ", Names)})"),
     };

@@ -30,6 +30,14 @@ public sealed record ModelConfig
     public string? Norm { get; init; }
     /// <summary>swiglu or none (more per architecture); null uses each mixer's own default.</summary>
     public string? Mlp { get; init; }
+    /// <summary>RetNet: value width of all heads together (torchscale decoder_value_embed_dim); null means <see cref="Dim"/>.</summary>
+    public int? ValueDim { get; init; }
+    /// <summary>RetNet: chunk length of the chunkwise retention form (torchscale recurrent_chunk_size); null: each call is one chunk.</summary>
+    public int? RetentionChunkSize { get; init; }
+    /// <summary>RetNet: whole-sequence passes without a state use the chunkwise form, not the parallel one (torchscale chunkwise_recurrent).</summary>
+    public bool? RetentionChunkwise { get; init; }
+    /// <summary>Activation of the "glu" MLP: swish (default), gelu or relu.</summary>
+    public string? GluActivation { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
@@ -69,6 +77,11 @@ public sealed record ModelConfig
             throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
         if (Mlp is not null && !Mlps.Names.Contains(Mlp))
             throw new ConfigException($"model config: unknown mlp '{Mlp}' (known: {string.Join(", ", Mlps.Names)})");
+        if (ValueDim is int vd) { Positive("value_dim", vd); if (vd % Heads != 0) throw new ConfigException($"model config: 'value_dim' ({vd}) must be divisible by 'heads' ({Heads})"); }
+        if (RetentionChunkSize is int rc) Positive("retention_chunk_size", rc);
+        if (RetentionChunkwise == true && RetentionChunkSize is null) throw new ConfigException("model config: 'retention_chunkwise' needs 'retention_chunk_size'");
+        if (GluActivation is not null && !GluMlp.Activations.Contains(GluActivation))
+            throw new ConfigException($"model config: unknown 'glu_activation' '{GluActivation}' (known: {string.Join(", ", GluMlp.Activations)})");
         return this;
     }
 

@@ -19,6 +19,10 @@ public interface IModelImporter
     /// (the loader reports them by their official name).</summary>
     Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config);
 
+    /// <summary>Whether an official tensor is one the model does not load as a parameter (a derived constant such as
+    /// RetNet's retnet_rel_pos buffers, checked by <see cref="MapWeights"/>).</summary>
+    bool IsDerived(string officialName, ModelConfig config) => false;
+
     /// <summary>The official name of an ArchLab parameter, for error messages.</summary>
     string OfficialName(string archlabName);
 }

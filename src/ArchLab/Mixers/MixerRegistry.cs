@@ -11,6 +11,7 @@ public static class MixerRegistry
     static readonly Dictionary<string, MixerSpec> specs = new()
     {
         ["transformer"] = new((config, outputStd) => new Attention(config, outputStd), "rmsnorm", "swiglu"),
+        ["rwkv4"] = new((config, outputStd) => new Rwkv4TimeMix(config, outputStd), "layernorm", "rwkv_channel_mix"),
     };
 
     /// <summary>Other spellings users type.</summary>

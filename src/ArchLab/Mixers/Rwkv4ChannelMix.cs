@@ -21,7 +21,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
     {
         this.dim = dim;
         this.hidden = hidden;
-        var (mixK, mixR) = Rwkv4Init.ChannelMix(dim);
+        var (mixK, mixR) = Rwkv4.ChannelMixInit(dim);
         time_mix_k = new Parameter(mixK);
         time_mix_r = new Parameter(mixR);
         key = new Projection(dim, hidden);
@@ -47,7 +47,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
         if (returnFinal)
         {
             var target = state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device);
-            target.Advance(x.select(1, time - 1), time);
+            target.Advance(x.select(1, time - 1).clone(), time); // a copy: a view would keep all of x alive
             final = target;
         }
         return (y.MoveToOuterDisposeScope(), final);
@@ -66,8 +66,8 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
     /// <summary>σ(r) ⊙ W_v relu(k)² for inputs x and previous inputs (any leading shape).</summary>
     Tensor Mix(Tensor x, Tensor previous)
     {
-        var k = nn.functional.relu(key.call(Rwkv4Init.Shift(x, previous, time_mix_k))).square();
-        var r = receptance.call(Rwkv4Init.Shift(x, previous, time_mix_r)).sigmoid();
+        var k = nn.functional.relu(key.call(Rwkv4.TokenShift(x, previous, time_mix_k))).square();
+        var r = receptance.call(Rwkv4.TokenShift(x, previous, time_mix_r)).sigmoid();
         return r * value.call(k);
     }
 

@@ -27,7 +27,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
     {
         dim = config.Dim;
         dimAtt = config.DimAttention;
-        var (decay, first, mixK, mixV, mixR) = Rwkv4Init.TimeMix(dim, dimAtt);
+        var (decay, first, mixK, mixV, mixR) = Rwkv4.TimeMixInit(dim, dimAtt);
         time_decay = new Parameter(decay);
         time_first = new Parameter(first);
         time_mix_k = new Parameter(mixK);
@@ -69,7 +69,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
         if (returnFinal)
         {
             var target = state ?? new Rwkv4TimeMixState(batch, dim, dimAtt, x.dtype, x.device);
-            target.Advance(x.select(1, time - 1), a, b, p, time);
+            target.Advance(x.select(1, time - 1).clone(), a, b, p, time); // a copy: a view would keep all of x alive
             final = target;
         }
         return (y.MoveToOuterDisposeScope(), final);
@@ -90,9 +90,9 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
     /// <summary>Token shift and the three projections: k, v and σ(r) for inputs x and previous inputs (any leading shape).</summary>
     (Tensor K, Tensor V, Tensor R) Project(Tensor x, Tensor previous)
     {
-        var k = key.call(Rwkv4Init.Shift(x, previous, time_mix_k));
-        var v = value.call(Rwkv4Init.Shift(x, previous, time_mix_v));
-        var r = receptance.call(Rwkv4Init.Shift(x, previous, time_mix_r)).sigmoid();
+        var k = key.call(Rwkv4.TokenShift(x, previous, time_mix_k));
+        var v = value.call(Rwkv4.TokenShift(x, previous, time_mix_v));
+        var r = receptance.call(Rwkv4.TokenShift(x, previous, time_mix_r)).sigmoid();
         return (k, v, r);
     }
 
@@ -131,35 +131,4 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
     /// σ(r)·wkv (2) = 25·dimAtt. A recurrence: independent of the context length.
     /// </summary>
     public long NonParameterFlopsPerToken(long contextLength) => 12L * dim + 25L * dimAtt;
-}
-
-/// <summary>RWKV-4 helpers shared by time and channel mixing: the token shift and RWKV-LM's initial values.</summary>
-public static class Rwkv4Init
-{
-    /// <summary>Token shift: μ ⊙ x + (1 − μ) ⊙ x_prev.</summary>
-    public static Tensor Shift(Tensor x, Tensor previous, Tensor mix) => x * mix + previous * (1 - mix);
-
-    /// <summary>
-    /// RWKV-LM's per-channel initial values (generate_init_weight / RWKV_TimeMix.__init__), with the layer-depth ratios
-    /// fixed at a middle layer (0.5), since a mixer is built without its layer index: decay from −5 to 3 across
-    /// channels on a power curve, bonus log 0.3 plus a ±0.5 zigzag, token-shift mixes rising with the channel index.
-    /// </summary>
-    public static (Tensor Decay, Tensor First, Tensor MixK, Tensor MixV, Tensor MixR) TimeMix(int dim, int dimAtt)
-    {
-        const double depth = 0.5, remaining = 0.5; // ratio_0_to_1, ratio_1_to_almost0
-        var h = arange(dimAtt, dtype: ScalarType.Float64) / Math.Max(dimAtt - 1, 1);
-        var decay = -5 + 8 * h.pow(0.7 + 1.3 * depth);
-        var zigzag = (arange(dimAtt, dtype: ScalarType.Float64) + 1).remainder(3) - 1;
-        var first = Math.Log(0.3) + 0.5 * zigzag;
-        var ratio = arange(dim, dtype: ScalarType.Float64) / dim;
-        return (decay.to(ScalarType.Float32), first.to(ScalarType.Float32), ratio.pow(remaining).to(ScalarType.Float32),
-                (ratio.pow(remaining) + 0.3 * depth).to(ScalarType.Float32), ratio.pow(0.5 * remaining).to(ScalarType.Float32));
-    }
-
-    /// <summary>Channel mixing's token-shift mixes, both ratio^(1 − depth) (RWKV_ChannelMix.__init__).</summary>
-    public static (Tensor MixK, Tensor MixR) ChannelMix(int dim)
-    {
-        var ratio = arange(dim, dtype: ScalarType.Float64) / dim;
-        return (ratio.pow(0.5).to(ScalarType.Float32), ratio.pow(0.5).to(ScalarType.Float32));
-    }
 }

@@ -211,9 +211,9 @@ public class Rwkv4Tests
 
         // The paper's formula with no rescaling: wkv_t = (Σ_{i<t} e^{(t−1−i)w + k_i} v_i + e^{u+k_t} v_t) / (same with v → 1).
         var previous = cat([zeros([Batch, 1, Config.Dim], ScalarType.Float64), x.narrow(1, 0, Time - 1)], 1);
-        var k = mixer.key.call(Rwkv4Init.Shift(x, previous, mixer.time_mix_k));
-        var v = mixer.value.call(Rwkv4Init.Shift(x, previous, mixer.time_mix_v));
-        var r = mixer.receptance.call(Rwkv4Init.Shift(x, previous, mixer.time_mix_r)).sigmoid();
+        var k = mixer.key.call(Rwkv4.TokenShift(x, previous, mixer.time_mix_k));
+        var v = mixer.value.call(Rwkv4.TokenShift(x, previous, mixer.time_mix_v));
+        var r = mixer.receptance.call(Rwkv4.TokenShift(x, previous, mixer.time_mix_r)).sigmoid();
         var w = -mixer.time_decay.exp();
         var rows = new List<Tensor>();
         for (long t = 0; t < Time; t++)
@@ -271,6 +271,13 @@ public class Rwkv4Tests
         foreach (var mode in new[] { DecodeMode.Recurrent, DecodeMode.PrefillStep, DecodeMode.Chunked })
             foreach (int chunk in new[] { 5, 8 })
                 TensorAssert.Close(parallel, LogitsRunner.Run(model, ids, mode, prefill: 16, chunk: chunk), 1e-9, $"{mode} (chunk {chunk})");
+        using (var state = model.AllocateState(Batch, 37))
+        {
+            using var noGrad = no_grad();
+            TensorAssert.Close(parallel.narrow(1, 0, 20), model.Forward(ids.narrow(1, 0, 20), state), 1e-9, "prefill");
+            TensorAssert.Close(parallel.select(1, 20), model.Step(ids.select(1, 20), state), 1e-9, "step");
+            Assert.Equal(21, state.Position);
+        }
         // The parameters the importer maps to: ln0 → embed_norm, ln_out → norm (a LayerNorm, with a bias).
         var names = model.named_parameters().Select(p => p.name).ToHashSet();
         Assert.Contains("embed_norm.bias", names);

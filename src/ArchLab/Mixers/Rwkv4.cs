@@ -5,7 +5,7 @@ namespace ArchLab.Mixers;
 /// <summary>What RWKV-4's time and channel mixing share: the token shift and RWKV-LM's initial values.</summary>
 public static class Rwkv4
 {
-    /// <summary>Token shift (paper eqs. 11–13, 17–18): μ ⊙ x_t + (1 − μ) ⊙ x_{t−1}, per channel.</summary>
+    /// <summary>Token shift (Peng et al. 2023, §4.1): μ ⊙ x_t + (1 − μ) ⊙ x_{t−1}, per channel.</summary>
     public static Tensor TokenShift(Tensor x, Tensor previous, Tensor mix) => x * mix + previous * (1 - mix);
 
     // RWKV-LM's init depends on the layer's depth through ratio_0_to_1 = l/(L−1) and ratio_1_to_almost0 = 1 − l/L.

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace ArchLab.Mixers;
 
 /// <summary>
-/// RWKV-4 channel mixing, the block's feed-forward (Peng et al. 2023, eqs. 17–19; RWKV-LM RWKV_ChannelMix, ChatRWKV
-/// ffn_seq / ffn_one): token shift x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1} for k and r, then
+/// RWKV-4 channel mixing, the block's feed-forward (Peng et al. 2023, §4.1, channel-mixing block; RWKV-LM
+/// RWKV_ChannelMix, ChatRWKV ffn_seq / ffn_one): token shift x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1} for k and r, then
 /// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and implements <see cref="IMixer"/>;
 /// <see cref="Block"/> keeps its state next to the time mixing's.
 /// </summary>
@@ -39,7 +39,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
         var state = initial as Rwkv4ChannelMixState ?? (initial is null
             ? null
             : throw new ArgumentException($"RWKV-4 channel mixing needs a {nameof(Rwkv4ChannelMixState)}, got {initial.GetType().Name}"));
-        if (time == 0) return (x.MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
+        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
 
         var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
         var y = Mix(x, cat([first, x.narrow(1, 0, time - 1)], 1));

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace ArchLab.Mixers;
 
 /// <summary>
-/// RWKV-4 time mixing (Peng et al. 2023, "RWKV: Reinventing RNNs for the Transformer Era", eqs. 11–16; BlinkDL
-/// RWKV-LM RWKV_TimeMix and the ChatRWKV runner's att_seq / att_one).
+/// RWKV-4 time mixing (Peng et al. 2023, "RWKV: Reinventing RNNs for the Transformer Era", §4.1: token shift, WKV
+/// operator, output gating; BlinkDL RWKV-LM RWKV_TimeMix and the ChatRWKV runner's att_seq / att_one).
 /// <para>Token shift: each of k, v, r reads a per-channel mix of this token and the previous one,
 /// x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1}. Then k = W_k x̃_k, v = W_v x̃_v, r = W_r x̃_r.</para>
 /// <para>WKV with decay w = −exp(time_decay) (per channel, so e^w ∈ (0, 1)) and bonus u = time_first for the current token:
@@ -49,7 +49,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
         var state = initial as Rwkv4TimeMixState ?? (initial is null
             ? null
             : throw new ArgumentException($"RWKV-4 time mixing needs a {nameof(Rwkv4TimeMixState)}, got {initial.GetType().Name}"));
-        if (time == 0) return (x.MoveToOuterDisposeScope(), returnFinal ? state ?? Empty(batch, x) : null);
+        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? Empty(batch, x) : null);
 
         // x_{t−1} for every t: the state's last input, then this chunk shifted by one.
         var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);

@@ -297,6 +297,21 @@ public class Rwkv4Tests
         Assert.IsType<KvCache>(state.Layers[0]);
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void EmptyChunkLeavesTheStateAlone(string which, bool _)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var mixer = Make(which);
+        var state = RandomState(mixer);
+        var before = Copy(state)!;
+        var (y, final) = mixer.Forward(Input(0), state, returnFinal: true);
+        Assert.Equal([Batch, 0, Config.Dim], y.shape);
+        Assert.Same(state, final);
+        SameState(before, state, 0, "after an empty chunk");
+    }
+
     [Fact]
     public void WrongStateKindIsRejected()
     {

@@ -2,8 +2,9 @@ using ArchLab.Models;
 
 namespace ArchLab.Mixers;
 
-/// <summary>How to build one architecture's mixer, and the norm and MLP its official blocks use.</summary>
-public sealed record MixerSpec(Func<ModelConfig, double, IMixer> Create, string DefaultNorm, string DefaultMlp);
+/// <summary>How to build one architecture's mixer, the norm and MLP its official blocks use, and whether its official
+/// model normalises the embedding (RWKV's ln0).</summary>
+public sealed record MixerSpec(Func<ModelConfig, double, IMixer> Create, string DefaultNorm, string DefaultMlp, bool EmbeddingNorm = false);
 
 /// <summary>Maps the mixer names used in configs and on the command line to constructors.</summary>
 public static class MixerRegistry
@@ -12,6 +13,7 @@ public static class MixerRegistry
     {
         ["transformer"] = new((config, outputStd) => new Attention(config, outputStd), "rmsnorm", "swiglu"),
         ["retnet"] = new((config, outputStd) => new Retention(config), "rmsnorm", "glu"),
+        ["rwkv4"] = new((config, outputStd) => new Rwkv4TimeMix(config, outputStd), "layernorm", "rwkv_channel_mix", EmbeddingNorm: true),
     };
 
     /// <summary>Other spellings users type.</summary>

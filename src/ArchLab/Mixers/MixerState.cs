@@ -13,6 +13,9 @@ public abstract class MixerState : IDisposable
 
     protected abstract IEnumerable<Tensor> Tensors { get; }
 
+    /// <summary>Another state's tensors, for states made of states (<see cref="Models.BlockState"/>).</summary>
+    protected static IEnumerable<Tensor> TensorsOf(MixerState state) => state.Tensors;
+
     /// <summary>Bytes held by the state's tensors right now (measured, not analytic).</summary>
     public long Bytes => Tensors.Sum(t => t.NumberOfElements * t.ElementSize);
 

@@ -6,14 +6,16 @@ using static TorchSharp.torch;
 namespace ArchLab.Models;
 
 /// <summary>
-/// token embedding → blocks → final RMSNorm → head (tied to the embedding or not). The same class runs every
-/// architecture: only the mixer inside each <see cref="Block"/> differs.
+/// token embedding (→ optional embedding norm, RWKV's ln0) → blocks → final norm → head (tied to the embedding or not).
+/// The same class runs every architecture: only the mixer inside each <see cref="Block"/> differs. The final norm is the
+/// kind the config or the main mixer asks for (RMSNorm for transformers, LayerNorm for RWKV).
 /// </summary>
 public sealed class LanguageModel : nn.Module<Tensor, Tensor>
 {
     public readonly Embedding embed;
+    public readonly nn.Module<Tensor, Tensor>? embed_norm; // only with ModelConfig.EmbeddingNorm
     public readonly ModuleList<Block> blocks;
-    public readonly RmsNorm norm;
+    public readonly nn.Module<Tensor, Tensor> norm;
     public readonly Projection? head; // null when tied to the embedding
 
     public ModelConfig Config { get; }
@@ -23,8 +25,9 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         Config = config.Validate();
         embed = nn.Embedding(config.VocabSize, config.Dim);
         nn.init.normal_(embed.weight!, 0.0, 0.02);
+        if (config.EmbeddingNorm) embed_norm = Norms.Create(config.NormOf(0), config.Dim, config.NormEps);
         blocks = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
-        norm = new RmsNorm(config.Dim, config.NormEps);
+        norm = Norms.Create(config.Norm ?? MixerRegistry.Spec(config.Arch).DefaultNorm, config.Dim, config.NormEps);
         head = config.TiedEmbeddings ? null : new Projection(config.Dim, config.VocabSize);
         RegisterComponents();
     }
@@ -39,7 +42,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor ids, ModelState? state)
     {
         using var scope = NewDisposeScope();
-        var h = embed.call(ids);
+        var h = Embed(ids);
         for (int i = 0; i < blocks.Count; i++)
         {
             var (output, final) = blocks[i].Forward(h, state?.Layers[i], returnFinal: state is not null);
@@ -53,7 +56,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Step(Tensor ids, ModelState state)
     {
         using var scope = NewDisposeScope();
-        var h = embed.call(ids);
+        var h = Embed(ids);
         for (int i = 0; i < blocks.Count; i++)
             h = blocks[i].Step(h, state.Layers[i] ?? throw new InvalidOperationException($"layer {i} has no state: allocate it first"));
         return Head(norm.call(h)).MoveToOuterDisposeScope();
@@ -66,13 +69,15 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         var dtype = embed.weight!.dtype;
         var device = embed.weight!.device;
         for (int i = 0; i < blocks.Count; i++)
-            state.Layers[i] = blocks[i].Mixer.AllocateState(batch, maxLength, dtype, device);
+            state.Layers[i] = blocks[i].AllocateState(batch, maxLength, dtype, device);
         return state;
     }
 
     /// <summary>Analytic state bytes after <paramref name="length"/> tokens.</summary>
     public long StateBytes(long batch, long length) =>
-        blocks.Sum(b => b.Mixer.StateBytes(batch, length, embed.weight!.dtype));
+        blocks.Sum(b => b.StateBytes(batch, length, embed.weight!.dtype));
+
+    Tensor Embed(Tensor ids) => embed_norm is null ? embed.call(ids) : embed_norm.call(embed.call(ids));
 
     Tensor Head(Tensor h) => head is null ? Runtime.Autocast.Linear(h, embed.weight!) : head.call(h);
 
@@ -97,7 +102,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public long TrainingFlopsPerToken(long contextLength)
     {
         long forward = 2 * (NonEmbeddingParameters + (long)Config.VocabSize * Config.Dim)
-                       + blocks.Sum(b => b.Mixer.NonParameterFlopsPerToken(contextLength));
+                       + blocks.Sum(b => b.NonParameterFlopsPerToken(contextLength));
         return 3 * forward;
     }
 }

@@ -38,9 +38,14 @@ public sealed record ModelConfig
     public bool? RetentionChunkwise { get; init; }
     /// <summary>Activation of the "glu" MLP: swish (default), gelu or relu.</summary>
     public string? GluActivation { get; init; }
+    /// <summary>Width of RWKV's time mixing (key/value/receptance outputs, WKV channels); null means <see cref="Dim"/>.</summary>
+    public int? DimAtt { get; init; }
+    /// <summary>A norm right after the token embedding (RWKV's ln0); its kind is the first layer's norm.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool EmbeddingNorm { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
+    [JsonIgnore] public int DimAttention => DimAtt ?? Dim;
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
@@ -63,6 +68,7 @@ public sealed record ModelConfig
         Positive("context_length", ContextLength);
         if (KvHeads is int kv) Positive("kv_heads", kv);
         if (FfnHidden is int f) Positive("ffn_hidden", f);
+        if (DimAtt is int da) Positive("dim_att", da);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
         if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");

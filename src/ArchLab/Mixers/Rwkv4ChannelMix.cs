@@ -1,0 +1,82 @@
+using ArchLab.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ArchLab.Mixers;
+
+/// <summary>
+/// RWKV-4 channel mixing, the block's feed-forward (Peng et al. 2023, §4.1, channel-mixing block; RWKV-LM
+/// RWKV_ChannelMix, ChatRWKV ffn_seq / ffn_one): token shift x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1} for k and r, then
+/// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and implements <see cref="IMixer"/>;
+/// <see cref="Block"/> keeps its state next to the time mixing's.
+/// </summary>
+public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
+{
+    public readonly Parameter time_mix_k, time_mix_r;
+    public readonly Projection key, receptance, value;
+    readonly int dim, hidden;
+
+    public Rwkv4ChannelMix(int dim, int hidden, double outputInitStd) : base(nameof(Rwkv4ChannelMix))
+    {
+        this.dim = dim;
+        this.hidden = hidden;
+        var (mixK, mixR) = Rwkv4.ChannelMixInit(dim);
+        time_mix_k = new Parameter(mixK);
+        time_mix_r = new Parameter(mixR);
+        key = new Projection(dim, hidden);
+        receptance = new Projection(dim, dim);
+        value = new Projection(hidden, dim, initStd: outputInitStd);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x).Output;
+
+    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], time = x.shape[1];
+        var state = initial as Rwkv4ChannelMixState ?? (initial is null
+            ? null
+            : throw new ArgumentException($"RWKV-4 channel mixing needs a {nameof(Rwkv4ChannelMixState)}, got {initial.GetType().Name}"));
+        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
+
+        var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
+        var y = Mix(x, cat([first, x.narrow(1, 0, time - 1)], 1));
+        MixerState? final = null;
+        if (returnFinal)
+        {
+            var target = state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device);
+            target.Advance(x.select(1, time - 1).clone(), time); // a copy: a view would keep all of x alive
+            final = target;
+        }
+        return (y.MoveToOuterDisposeScope(), final);
+    }
+
+    public Tensor Step(Tensor x, MixerState state)
+    {
+        using var scope = NewDisposeScope();
+        var s = state as Rwkv4ChannelMixState
+                ?? throw new ArgumentException($"RWKV-4 channel mixing needs a {nameof(Rwkv4ChannelMixState)}, got {state.GetType().Name}");
+        var y = Mix(x, s.Shift);
+        s.Advance(x.alias(), 1);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>σ(r) ⊙ W_v relu(k)² for inputs x and previous inputs (any leading shape).</summary>
+    Tensor Mix(Tensor x, Tensor previous)
+    {
+        var k = nn.functional.relu(key.call(Rwkv4.TokenShift(x, previous, time_mix_k))).square();
+        var r = receptance.call(Rwkv4.TokenShift(x, previous, time_mix_r)).sigmoid();
+        return r * value.call(k);
+    }
+
+    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+        new Rwkv4ChannelMixState(batch, dim, dtype, device);
+
+    /// <summary>The previous input [B, dim]: independent of length.</summary>
+    public long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * Attention.ElementSize(dtype);
+
+    /// <summary>Two token-shift mixes (4 per channel each), relu and square (2 per hidden unit), σ(r) and the gate (2 per channel).</summary>
+    public long NonParameterFlopsPerToken(long contextLength) => 10L * dim + 2L * hidden;
+}

@@ -1,0 +1,147 @@
+using ArchLab.Checkpoints;
+using ArchLab.Inference;
+using ArchLab.Models;
+using System.Text.Json.Nodes;
+using ArchLab.Tests.TestSupport;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Tests.Models;
+
+/// <summary>
+/// BlinkDL's RWKV-4 (golden case: RWKV-LM weights run by the ChatRWKV runner in float32, RWKV-LM's RWKV_RNN in float64)
+/// reproduced from the raw training checkpoint in every stored mode, plus the modes the official code has no file for.
+/// </summary>
+public class Rwkv4GoldenTests
+{
+    static readonly GoldenCase Case = new("rwkv4", "case1_d32_L2_ffn128");
+
+    [Theory]
+    [InlineData("logits_parallel", DecodeMode.Parallel)]
+    [InlineData("logits_recurrent", DecodeMode.Recurrent)]
+    [InlineData("logits_recurrent", DecodeMode.PrefillStep)]
+    [InlineData("logits_recurrent", DecodeMode.Chunked)]
+    public void MatchesOfficialFloat32Logits(string key, DecodeMode mode)
+    {
+        using var io = Case.ReadIo();
+        using var model = ModelLoader.Load(Case.Dir);
+        Assert.Equal("rwkv4", model.Config.Arch);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
+        Assert.Equal(ScalarType.Float32, logits.dtype);
+        TensorAssert.Close(io[key], logits, 1e-5, $"{key} ({mode}) float32");
+    }
+
+    [Theory]
+    [InlineData(DecodeMode.Recurrent)]
+    [InlineData(DecodeMode.Parallel)]
+    [InlineData(DecodeMode.PrefillStep)]
+    [InlineData(DecodeMode.Chunked)]
+    public void MatchesOfficialFloat64Logits(DecodeMode mode)
+    {
+        using var io = Case.ReadIo();
+        using var model = ModelLoader.Load(Case.Dir, "rwkv4");
+        model.to(ScalarType.Float64);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
+        TensorAssert.Close(io["logits_recurrent_f64"], logits, 1e-9, $"logits_recurrent_f64 ({mode}) float64");
+    }
+
+    [Fact]
+    public void ImportsTheConfigFields()
+    {
+        using var model = ModelLoader.Load(Case.Dir, "rwkv4");
+        var c = model.Config;
+        Assert.Equal((32, 2, 32, 128, 97, 64, 1e-5, true, false),
+                     (c.Dim, c.Layers, c.DimAttention, c.FfnHidden, c.VocabSize, c.ContextLength, c.NormEps, c.EmbeddingNorm, c.TiedEmbeddings));
+        Assert.Equal(["layernorm", "rwkv_channel_mix"], new[] { c.NormOf(0), c.MlpOf(0) });
+    }
+
+    [Fact]
+    public void SavedInArchLabLayoutReloadsToTheSameLogits()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-archlab-{Guid.NewGuid():N}");
+        try
+        {
+            using var io = Case.ReadIo();
+            using var model = ModelLoader.Load(Case.Dir);
+            ModelCheckpoint.Save(dir, model);
+            using var reloaded = ModelLoader.Load(dir);
+            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
+            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
+            TensorAssert.Close(expected, actual, 0, "archlab round trip");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Theory]
+    [InlineData("blocks.1.att.time_first")]
+    [InlineData("blocks.0.ln0.weight")]
+    [InlineData("blocks.1.ffn.value.weight")]
+    [InlineData("head.weight")]
+    public void MissingTensorIsNamed(string name)
+    {
+        var e = LoadModified(weights => weights.Remove(name));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains($"missing tensor '{name}'", e.Message);
+    }
+
+    [Theory]
+    [InlineData("blocks.0.att.time_mix_v", new long[] { 1, 1, 31 })]
+    [InlineData("blocks.1.att.key.weight", new long[] { 32, 33 })]
+    [InlineData("ln_out.bias", new long[] { 16 })]
+    public void WrongShapeIsNamed(string name, long[] shape)
+    {
+        var e = LoadModified(weights => weights[name] = zeros(shape));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains($"'{name}' has shape [{string.Join(", ", shape)}]", e.Message);
+    }
+
+    [Fact]
+    public void UnexpectedTensorIsNamed()
+    {
+        var e = LoadModified(weights => weights["blocks.1.ln0.weight"] = zeros(32));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains("blocks.1.ln0.weight", e.Message);
+    }
+
+    [Theory]
+    [InlineData("n_head", "1", "unknown config field 'n_head'")]
+    [InlineData("head_qk", "64", "'head_qk'")]
+    [InlineData("pre_ffn", "1", "'pre_ffn'")]
+    [InlineData("model_type", "\"RWKV-5\"", "'model_type'")]
+    [InlineData("n_embd", "\"wide\"", "'n_embd'")]
+    public void BadConfigFieldIsNamed(string field, string json, string message)
+    {
+        var e = LoadModified(config: c => c[field] = JsonNode.Parse(json));
+        Assert.IsType<ConfigException>(e);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void MissingConfigFieldIsNamed()
+    {
+        var e = LoadModified(config: c => c.Remove("n_layer"));
+        Assert.IsType<ConfigException>(e);
+        Assert.Contains("'n_layer'", e.Message);
+    }
+
+    /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv4 and returns what was thrown.</summary>
+    static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-bad-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
+            {
+                var tensors = new Dictionary<string, Tensor>(file.Tensors);
+                weights?.Invoke(tensors);
+                Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
+            }
+            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
+            config?.Invoke(json);
+            File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
+            return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv4").Dispose());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

@@ -11,6 +11,7 @@ public static class MixerRegistry
     static readonly Dictionary<string, MixerSpec> specs = new()
     {
         ["transformer"] = new((config, outputStd) => new Attention(config, outputStd), "rmsnorm", "swiglu"),
+        ["mamba"] = new((config, _) => new Mamba(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
     };
 
     /// <summary>Other spellings users type.</summary>

@@ -21,4 +21,8 @@ public interface IModelImporter
 
     /// <summary>The official name of an ArchLab parameter, for error messages.</summary>
     string OfficialName(string archlabName);
+
+    /// <summary>Official tensors the model does not load because they repeat one it does (a tied head saved under both
+    /// names); the importer checks they are equal. The loader does not count them as unexpected.</summary>
+    IEnumerable<string> Duplicates(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) => [];
 }

@@ -163,10 +163,13 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
         var decay = exp(deltaT.unsqueeze(-1) * A());                                          // [T, B, E, N]
         var drive = (deltaT * xT).unsqueeze(-1) * bIn.transpose(0, 1).unsqueeze(2);          // [T, B, E, N]
 
+        // unbind, not decay[t]: the backward of T selects would build T full-size gradients (O(T²) work); unbind's is one stack.
+        var decays = decay.unbind(0);
+        var drives = drive.unbind(0);
         var states = new Tensor[time];
         var h = h0;
-        for (long t = 0; t < time; t++)
-            states[t] = h = addcmul(drive[t], decay[t], h, One);
+        for (int t = 0; t < time; t++)
+            states[t] = h = addcmul(drives[t], decays[t], h, One);
         var hs = time == 0 ? decay : stack(states);                                          // [T, B, E, N]
         var y = matmul(hs, cIn.transpose(0, 1).unsqueeze(-1)).squeeze(-1).transpose(0, 1);   // [B, T, E]
         return (y + D * xc, h);

@@ -10,7 +10,7 @@ namespace ArchLab.Checkpoints;
 /// </summary>
 public static class ModelLoader
 {
-    public static readonly IReadOnlyList<IModelImporter> Importers = [new LlamaImporter(), new RetNetImporter(), new Rwkv4Importer()];
+    public static readonly IReadOnlyList<IModelImporter> Importers = [new LlamaImporter(), new RetNetImporter(), new Rwkv4Importer(), new MambaImporter()];
 
     public static IEnumerable<string> Formats => new[] { "auto", "archlab" }.Concat(Importers.Select(i => i.Name));
 
@@ -46,7 +46,7 @@ public static class ModelLoader
         var model = new LanguageModel(modelConfig);
         using var file = Safetensors.Read(weightsPath);
         var weights = importer.MapWeights(file.Tensors, modelConfig);
-        WeightLoader.Load(model, weights, weightsPath, importer.OfficialName, file.Tensors.Keys.Where(k => !importer.IsDerived(k, modelConfig)));
+        WeightLoader.Load(model, weights, weightsPath, importer.OfficialName, file.Tensors.Keys.Except(importer.NotParameters(file.Tensors, modelConfig)));
         return model;
     }
 }

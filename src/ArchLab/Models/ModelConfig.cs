@@ -42,11 +42,27 @@ public sealed record ModelConfig
     public int? DimAtt { get; init; }
     /// <summary>A norm right after the token embedding (RWKV's ln0); its kind is the first layer's norm.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool EmbeddingNorm { get; init; }
+    /// <summary>Mamba: SSM state size N per channel (null: 16).</summary>
+    public int? DState { get; init; }
+    /// <summary>Mamba: kernel width of the depthwise causal conv (null: 4).</summary>
+    public int? DConv { get; init; }
+    /// <summary>Mamba: inner width = ⌊expand · dim⌋ (null: 2; the official code allows fractions).</summary>
+    public double? Expand { get; init; }
+    /// <summary>Mamba: rank of the Δ projection (null: ⌈dim/16⌉, the official "auto").</summary>
+    public int? DtRank { get; init; }
+    /// <summary>Mamba: bias on the causal conv (null: true).</summary>
+    public bool? ConvBias { get; init; }
+    /// <summary>Mamba: biases on in_proj and out_proj (null: false).</summary>
+    public bool? ProjBias { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
     [JsonIgnore] public int DimAttention => DimAtt ?? Dim;
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
+    [JsonIgnore] public int SsmStateSize => DState ?? 16;
+    [JsonIgnore] public int ConvKernel => DConv ?? 4;
+    [JsonIgnore] public int InnerDim => (int)((Expand ?? 2) * Dim);
+    [JsonIgnore] public int DtRankSize => DtRank ?? (Dim + 15) / 16;
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
     public string NormOf(int layer) => Norm ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultNorm;
@@ -69,6 +85,11 @@ public sealed record ModelConfig
         if (KvHeads is int kv) Positive("kv_heads", kv);
         if (FfnHidden is int f) Positive("ffn_hidden", f);
         if (DimAtt is int da) Positive("dim_att", da);
+        if (DState is int ds) Positive("d_state", ds);
+        if (DConv is int dc) Positive("d_conv", dc);
+        if (Expand is double ex && !(ex > 0 && double.IsFinite(ex) && InnerDim >= 1))
+            throw new ConfigException($"model config: 'expand' must be a positive number with expand·dim ≥ 1, got {ex}");
+        if (DtRank is int dr) Positive("dt_rank", dr);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
         if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");

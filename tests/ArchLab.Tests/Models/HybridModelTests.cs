@@ -9,7 +9,7 @@ namespace ArchLab.Tests.Models;
 /// <summary>A per-layer pattern of different mixers decodes like any model: every mode equals one parallel pass.</summary>
 public class HybridModelTests
 {
-    static readonly string[] Pattern = ["rwkv4", "transformer", "retnet", "transformer"];
+    static readonly string[] Pattern = ["rwkv4", "transformer", "retnet", "mamba"];
 
     static LanguageModel Model()
     {
@@ -30,7 +30,7 @@ public class HybridModelTests
         using var model = Model();
         Assert.Equal(Pattern, model.blocks.Select(b => b.Mixer.GetType().Name switch
         {
-            "Attention" => "transformer", "Rwkv4TimeMix" => "rwkv4", "Retention" => "retnet", var other => other,
+            "Attention" => "transformer", "Rwkv4TimeMix" => "rwkv4", "Retention" => "retnet", "Mamba" => "mamba", var other => other,
         }));
         var ids = randint(0, 40, [2, 24]);
         using var parallel = LogitsRunner.Run(model, ids, DecodeMode.Parallel);
@@ -43,8 +43,8 @@ public class HybridModelTests
     {
         using var model = Model();
         using var state = model.AllocateState(2, 100);
-        // the two attention layers hold a KV cache that grows with length; the others do not
-        long attentionBytes = 2L * 2 * 2 * 4 * 100 * 8 * 8; // layers × (K,V) × batch × heads × length × headDim × 8 bytes
+        // the attention layer holds a KV cache that grows with length; the recurrent layers do not
+        long attentionBytes = 2L * 2 * 4 * 100 * 8 * 8; // (K,V) × batch × heads × length × headDim × 8 bytes
         Assert.True(model.StateBytes(2, 100) > attentionBytes);
         Assert.Equal(model.StateBytes(2, 200) - model.StateBytes(2, 100), attentionBytes);
     }

@@ -19,10 +19,11 @@ public interface IModelImporter
     /// (the loader reports them by their official name).</summary>
     Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config);
 
-    /// <summary>Whether an official tensor is one the model does not load as a parameter (a derived constant such as
-    /// RetNet's retnet_rel_pos buffers, checked by <see cref="MapWeights"/>).</summary>
-    bool IsDerived(string officialName, ModelConfig config) => false;
-
     /// <summary>The official name of an ArchLab parameter, for error messages.</summary>
     string OfficialName(string archlabName);
+
+    /// <summary>Official tensors the model does not load as parameters, so the loader does not report them as unexpected:
+    /// derived constants (RetNet's retnet_rel_pos buffers, checked in <see cref="MapWeights"/>) and tied duplicates (a tied
+    /// head saved under both names, checked equal to the embedding).</summary>
+    IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) => [];
 }

@@ -119,8 +119,8 @@ public sealed class RetNetImporter : IModelImporter
         }
     }
 
-    public bool IsDerived(string officialName, ModelConfig config) =>
-        officialName is AngleBuffer or DecayBuffer || (config.TiedEmbeddings && officialName == "output_projection.weight");
+    public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
+        official.Keys.Where(name => name is AngleBuffer or DecayBuffer || (config.TiedEmbeddings && name == "output_projection.weight"));
 
     public string OfficialName(string archlabName) => archlabName switch
     {

@@ -36,7 +36,8 @@ public static class BenchCommand
                               $"{torch.get_num_threads()} threads, precisions alternating in {p.GetValue(rounds)} rounds:");
             foreach (var r in rows)
                 Console.WriteLine($"  {r.Precision,-13} {r.TokensPerSecond,10:F0} tok/s  {r.SecondsPerStep * 1000,8:F1} ms/step  ({r.Steps} steps)");
-            Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×");
+            Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×  " +
+                              $"(CPU bf16 instructions avx512_bf16/amx_bf16: {(Autocast.CpuHasFastBf16() ? "yes" : "no")})");
             return 0;
         });
         return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train };

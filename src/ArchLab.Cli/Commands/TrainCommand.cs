@@ -6,6 +6,7 @@ using ArchLab.Models;
 using ArchLab.Runtime;
 using ArchLab.Training;
 using Spectre.Console;
+using TorchSharp;
 
 namespace ArchLab.Cli.Commands;
 
@@ -90,6 +91,8 @@ public static class TrainCommand
                 runData.Save(runDir);
             }
 
+            if (trainer.Config.Bf16 && dev.type == DeviceType.CPU && !Autocast.CpuHasFastBf16())
+                AnsiConsole.MarkupLine("[yellow]warning: this CPU lacks avx512_bf16/amx_bf16, so bf16 matmuls run far slower than float32 here[/]");
             var model = trainer.Model;
             AnsiConsole.MarkupLine(
                 $"[bold]{Markup.Escape(model.Config.Arch)}[/] dim {model.Config.Dim}, {model.Config.Layers} layers: " +

@@ -14,6 +14,16 @@ public static class Autocast
 
     public static bool IsBf16 => bf16;
 
+    /// <summary>Whether this CPU has bf16 dot-product instructions (Linux: the avx512_bf16 or amx_bf16 flag). Without them
+    /// libtorch falls back to a scalar bf16 matmul that is far slower than float32 (measured: ≈1 vs ≈140 GFLOP/s).</summary>
+    public static bool CpuHasFastBf16()
+    {
+        const string cpuinfo = "/proc/cpuinfo";
+        if (!File.Exists(cpuinfo)) return true; // unknown: do not warn
+        string flags = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("flags")) ?? "";
+        return flags.Split(' ').Any(f => f is "avx512_bf16" or "amx_bf16");
+    }
+
     /// <summary>Turns bf16 matmuls on (or leaves them off) until the returned scope is disposed.</summary>
     public static IDisposable Bf16(bool enabled = true)
     {

@@ -9,10 +9,11 @@ public static class CliErrors
 
     public static int Run(RootCommand root, string[] args)
     {
+        if (args.Length == 0) args = ["--help"];
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"archlab: {parsed.Errors[0].Message} (see --help)");
+            Console.Error.WriteLine($"archlab: {string.Join(" ", parsed.Errors.Select(e => e.Message).Distinct())} (see --help)");
             return BadArguments;
         }
         try

@@ -42,9 +42,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
         KvCache? cache = null;
         if (initial is not null || returnFinal)
         {
-            cache = initial as KvCache ?? (initial is null
-                ? new KvCache(batch, kvHeads, time, headDim, x.dtype, x.device)
-                : throw new ArgumentException($"attention needs a KvCache state, got {initial.GetType().Name}"));
+            cache = MixerState.As<KvCache>(initial, "attention") ?? new KvCache(batch, kvHeads, time, headDim, x.dtype, x.device);
             (k, v) = cache.Append(k, v);
         }
 

@@ -19,6 +19,18 @@ public abstract class MixerState : IDisposable
     /// <summary>Bytes held by the state's tensors right now (measured, not analytic).</summary>
     public long Bytes => Tensors.Sum(t => t.NumberOfElements * t.ElementSize);
 
+    /// <summary>The state as the type a mixer needs (null stays null); any other type is an error naming both.</summary>
+    public static T? As<T>(MixerState? state, string owner) where T : MixerState => state switch
+    {
+        null => null,
+        T typed => typed,
+        _ => throw new ArgumentException($"{owner} needs a {typeof(T).Name}, got {state.GetType().Name}"),
+    };
+
+    /// <summary>Like <see cref="As{T}"/> for a state that must be there (a step).</summary>
+    public static T Require<T>(MixerState state, string owner) where T : MixerState =>
+        As<T>(state, owner) ?? throw new ArgumentNullException(nameof(state), $"{owner} needs a {typeof(T).Name}");
+
     /// <summary>Takes a tensor out of the current dispose scope so the state can keep it.</summary>
     protected static Tensor Keep(Tensor t) => t.DetachFromDisposeScope();
 

@@ -72,12 +72,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
-        var state = initial switch
-        {
-            null => null,
-            RetentionState s => s,
-            _ => throw new ArgumentException($"retention needs a RetentionState, got {initial.GetType().Name}"),
-        };
+        var state = MixerState.As<RetentionState>(initial, "retention");
         long start = state?.Position ?? 0;
         var (q, k, v, g) = Project(x, start);
 
@@ -113,7 +108,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer
     public Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
-        var st = state as RetentionState ?? throw new ArgumentException($"retention needs a RetentionState, got {state.GetType().Name}");
+        var st = MixerState.Require<RetentionState>(state, "retention");
         var (q, k, v, g) = Project(x.unsqueeze(1), st.Position); // q, k [batch, heads, 1, keyDim]; v [batch, heads, 1, valueDim]
         var gamma = LogDecay(x.dtype, x.device).exp();
         var s = st.Scale * gamma + 1;

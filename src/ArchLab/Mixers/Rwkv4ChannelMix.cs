@@ -36,9 +36,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
-        var state = initial as Rwkv4ChannelMixState ?? (initial is null
-            ? null
-            : throw new ArgumentException($"RWKV-4 channel mixing needs a {nameof(Rwkv4ChannelMixState)}, got {initial.GetType().Name}"));
+        var state = MixerState.As<Rwkv4ChannelMixState>(initial, "RWKV-4 channel mixing");
         if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
 
         var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
@@ -56,8 +54,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
     public Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
-        var s = state as Rwkv4ChannelMixState
-                ?? throw new ArgumentException($"RWKV-4 channel mixing needs a {nameof(Rwkv4ChannelMixState)}, got {state.GetType().Name}");
+        var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-4 channel mixing");
         var y = Mix(x, s.Shift);
         s.Advance(x.alias(), 1);
         return y.MoveToOuterDisposeScope();

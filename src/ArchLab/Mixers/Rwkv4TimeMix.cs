@@ -53,9 +53,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
-        var state = initial as Rwkv4TimeMixState ?? (initial is null
-            ? null
-            : throw new ArgumentException($"RWKV-4 time mixing needs a {nameof(Rwkv4TimeMixState)}, got {initial.GetType().Name}"));
+        var state = MixerState.As<Rwkv4TimeMixState>(initial, "RWKV-4 time mixing");
         if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? Empty(batch, x) : null);
 
         // x_{t−1} for every t: the state's last input, then this chunk shifted by one.
@@ -102,8 +100,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
     public Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
-        var s = state as Rwkv4TimeMixState
-                ?? throw new ArgumentException($"RWKV-4 time mixing needs a {nameof(Rwkv4TimeMixState)}, got {state.GetType().Name}");
+        var s = MixerState.Require<Rwkv4TimeMixState>(state, "RWKV-4 time mixing");
         var (k, v, r) = Project(x, s.Shift);
         var (wkv, a, b, p) = WkvStep(k, v, -time_decay.exp(), s.A, s.B, s.P);
         var y = output.call(r * wkv);

@@ -56,8 +56,7 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         if (StatefulMlp is { } statefulMlp)
         {
-            var composite = state as BlockState
-                            ?? throw new ArgumentException($"a block with a stateful MLP needs a {nameof(BlockState)}, got {state.GetType().Name}");
+            var composite = MixerState.Require<BlockState>(state, "a block with a stateful MLP");
             var hs = x + Mixer.Step(mixer_norm.call(x), composite.Mixer);
             var output = hs + statefulMlp.Step(mlp_norm!.call(hs), composite.Mlp);
             composite.Update(composite.Mixer, composite.Mlp);

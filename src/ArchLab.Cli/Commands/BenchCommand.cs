@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Runtime;
 using TorchSharp;
@@ -19,9 +20,10 @@ public static class BenchCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
+        var noBf16 = new Option<bool>("--no-bf16") { Description = "measure float32 only" };
         var train = new Command("train", "training tokens/s in float32 and bf16 (defaults: the default model of `archlab train`)")
         {
-            arch, dim, layers, heads, seqLen, batch, rounds, threads,
+            arch, dim, layers, heads, seqLen, batch, rounds, threads, noBf16,
         };
         train.SetAction(p =>
         {
@@ -29,14 +31,14 @@ public static class BenchCommand
             var config = new ModelConfig
             {
                 Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
-                ContextLength = p.GetValue(seqLen), VocabSize = 256,
+                ContextLength = p.GetValue(seqLen), VocabSize = 256, EmbeddingNorm = MixerRegistry.Spec(p.GetValue(arch)!).EmbeddingNorm,
             }.Validate();
-            var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds));
+            var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds), includeBf16: !p.GetValue(noBf16));
             Console.WriteLine($"{config.Arch} dim {config.Dim}, {config.Layers} layers, batch {p.GetValue(batch)} × {p.GetValue(seqLen)} tokens, " +
                               $"{torch.get_num_threads()} threads, precisions alternating in {p.GetValue(rounds)} rounds:");
             foreach (var r in rows)
                 Console.WriteLine($"  {r.Precision,-13} {r.TokensPerSecond,10:F0} tok/s  {r.SecondsPerStep * 1000,8:F1} ms/step  ({r.Steps} steps)");
-            Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×  " +
+            if (rows.Count == 2) Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×  " +
                               $"(CPU bf16 instructions avx512_bf16/amx_bf16: {(Autocast.CpuHasFastBf16() ? "yes" : "no")})");
             return 0;
         });

@@ -15,8 +15,10 @@ public sealed record ThroughputRow(string Precision, double TokensPerSecond, dou
 /// </summary>
 public static class TrainingThroughput
 {
-    public static IReadOnlyList<ThroughputRow> Measure(ModelConfig config, int batchSize, int seqLen, int rounds = 3, int stepsPerRound = 5)
+    public static IReadOnlyList<ThroughputRow> Measure(ModelConfig config, int batchSize, int seqLen, int rounds = 3, int stepsPerRound = 5,
+                                                       bool includeBf16 = true)
     {
+        bool[] precisions = includeBf16 ? [false, true] : [false];
         torch.manual_seed(0);
         using var model = new LanguageModel(config);
         using var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
@@ -33,16 +35,16 @@ public static class TrainingThroughput
             optimizer.step();
         }
 
-        Step(false); Step(true); // warm-up: allocator, kernels
+        foreach (bool bf16 in precisions) Step(bf16); // warm-up: allocator, kernels
         for (int round = 0; round < rounds; round++)
-            foreach (bool bf16 in new[] { false, true })
+            foreach (bool bf16 in precisions)
             {
                 var clock = Stopwatch.StartNew();
                 for (int i = 0; i < stepsPerRound; i++) Step(bf16);
                 seconds[bf16] += clock.Elapsed.TotalSeconds;
             }
         int steps = rounds * stepsPerRound;
-        return [.. new[] { false, true }.Select(bf16 => new ThroughputRow(
+        return [.. precisions.Select(bf16 => new ThroughputRow(
             bf16 ? "bf16 matmuls" : "float32", (double)steps * batchSize * seqLen / seconds[bf16], seconds[bf16] / steps, steps))];
     }
 }

@@ -77,6 +77,9 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
         dt_proj.bias!.copy_(inverseSoftplus);
     }
 
+    /// <summary>This layer's scan backend; null (the default) follows <see cref="SelectiveScan.Backend"/>.</summary>
+    public SelectiveScanBackend? ScanBackend { get; set; }
+
     public int InnerDim => inner;
     public int StateSize => stateSize;
     public int ConvKernel => kernel;
@@ -158,7 +161,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
     /// </summary>
     (Tensor Y, Tensor Last) Scan(Tensor xc, Tensor delta, Tensor bIn, Tensor cIn, Tensor h0)
     {
-        var (y, h) = SelectiveScan.Forward(xc, delta, A(), bIn, cIn, h0);
+        var (y, h) = SelectiveScan.Forward(xc, delta, A(), bIn, cIn, h0, ScanBackend ?? SelectiveScan.Backend);
         return (y + D * xc, h);
     }
 

@@ -11,10 +11,10 @@ namespace ArchLab.Tests.Kernels;
 /// <summary>The fused CPU selective scan equals the tensor-op reference: outputs, final state, and every input's gradient.</summary>
 public class SelectiveScanTests
 {
-    const int Batch = 2, Time = 37, Inner = 6, State = 4;
+    const int Batch = 2, Time = 37, Inner = 6;
 
     /// <summary>Leaf inputs x, Δ (softplus, positive), A (negative), B, C, h0 — with the scan's real value ranges.</summary>
-    static Tensor[] Inputs(ScalarType dtype, bool withH0, long seed = 7)
+    static Tensor[] Inputs(ScalarType dtype, bool withH0, int State = 4, long seed = 7)
     {
         manual_seed(seed);
         var list = new List<Tensor>
@@ -49,10 +49,14 @@ public class SelectiveScanTests
     [InlineData(ScalarType.Float64, 1e-10, true)]
     [InlineData(ScalarType.Float32, 1e-4, false)]
     [InlineData(ScalarType.Float32, 1e-4, true)]
-    public void FusedMatchesReference(ScalarType dtype, double atol, bool withH0)
+    // N a whole number of 512-bit vectors: the explicit Vector512 row loops (N = 4 above takes the span path).
+    [InlineData(ScalarType.Float64, 1e-10, true, 16)]
+    [InlineData(ScalarType.Float64, 1e-10, false, 8)]
+    [InlineData(ScalarType.Float32, 1e-4, true, 16)]
+    public void FusedMatchesReference(ScalarType dtype, double atol, bool withH0, int state = 4)
     {
         using var scope = NewDisposeScope();
-        var inputs = Inputs(dtype, withH0);
+        var inputs = Inputs(dtype, withH0, state);
         Assert.True(SelectiveScanCpu.Supports(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], withH0 ? inputs[5] : null));
         var reference = Run(inputs, SelectiveScanBackend.Reference);
         var fused = Run(inputs, SelectiveScanBackend.Auto);
@@ -75,6 +79,7 @@ public class SelectiveScanTests
         manual_seed(3);
         var x = randn(Batch, Inner, Time, dtype: ScalarType.Float64).transpose(1, 2);
         var delta = nn.functional.softplus(randn(Batch, Time, Inner, dtype: ScalarType.Float64));
+        const int State = 4;
         var a = -exp(randn(Inner, State, dtype: ScalarType.Float64));
         var bc = randn(Batch, Time, 2 * State + 1, dtype: ScalarType.Float64);
         var (b, c) = (bc.narrow(-1, 1, State), bc.narrow(-1, 1 + State, State));

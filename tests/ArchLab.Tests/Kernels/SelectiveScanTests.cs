@@ -130,7 +130,24 @@ public class SelectiveScanBenchmark(ITestOutputHelper output)
             return best;
         }
 
+        double Forward(SelectiveScanBackend backend, bool grad)
+        {
+            double best = double.MaxValue;
+            for (int r = 0; r < Reps + 1; r++)
+            {
+                using var scope = NewDisposeScope();
+                using var mode = grad ? enable_grad() : no_grad();
+                var sw = Stopwatch.StartNew();
+                SelectiveScan.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], backend);
+                if (r > 0) best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+            }
+            return best;
+        }
+
         double reference = Time(SelectiveScanBackend.Reference), fused = Time(SelectiveScanBackend.Auto);
+        output.WriteLine($"forward only: reference {Forward(SelectiveScanBackend.Reference, false):F1} ms no-grad, " +
+                         $"{Forward(SelectiveScanBackend.Reference, true):F1} ms with grad; fused {Forward(SelectiveScanBackend.Auto, false):F1} ms no-grad, " +
+                         $"{Forward(SelectiveScanBackend.Auto, true):F1} ms with grad (stores the states)");
         var line = $"selective scan fwd+bwd B={B} T={T} E={E} N={N} float32, {torch.get_num_threads()} threads: " +
                    $"reference {reference:F1} ms, fused {fused:F1} ms, ratio {reference / fused:F1}x";
         output.WriteLine(line);

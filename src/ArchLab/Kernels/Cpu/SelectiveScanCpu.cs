@@ -119,7 +119,7 @@ public static class SelectiveScanCpu
         public static T[]? Forward(Dims d, nint[] p, nint yPtr, nint lastPtr, bool keep)
         {
             int time = (int)d.Time, inner = (int)d.Inner, n = (int)d.State;
-            var hs = keep ? new T[checked((long)d.Rows * time * n)] : null;
+            var hs = keep ? GC.AllocateUninitializedArray<T>(checked(d.Rows * time * n)) : null;   // every element is written
             Parallel.For(0, d.Chunks, c =>
             {
                 T* x = (T*)p[0], delta = (T*)p[1], a = (T*)p[2], bm = (T*)p[3], cm = (T*)p[4], h0 = (T*)p[5];

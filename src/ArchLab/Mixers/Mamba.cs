@@ -1,3 +1,4 @@
+using ArchLab.Kernels;
 using ArchLab.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,8 +18,8 @@ namespace ArchLab.Mixers;
 ///   y_t    = h_t C_t + D ⊙ x_t
 ///   out    = out_proj(y ⊙ SiLU(z))
 /// </code>
-/// The whole-sequence path runs the recurrence as a sequential loop over time on precomputed exp(ΔA) and ΔxB (one
-/// fused multiply-add per step, as <c>selective_scan_ref</c> does); a fused scan kernel can replace it later.
+/// The whole-sequence path runs the recurrence through <see cref="SelectiveScan"/>: a fused CPU kernel with a
+/// hand-written backward by default, or the sequential tensor-op loop (<c>selective_scan_ref</c>'s form) as reference.
 /// Blocks around it are RMSNorm → Mamba → residual with no MLP.
 /// </summary>
 public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
@@ -32,9 +33,9 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
 
     readonly int dim, inner, stateSize, kernel, dtRank;
 
-    // Δ initialisation range (the official defaults dt_min, dt_max, dt_init_floor).
     static readonly Scalar One = 1.0;
 
+    // Δ initialisation range (the official defaults dt_min, dt_max, dt_init_floor).
     const double DtMin = 1e-3, DtMax = 1e-1, DtInitFloor = 1e-4;
 
     public Mamba(ModelConfig config) : base(nameof(Mamba))
@@ -75,6 +76,9 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
         using var inverseSoftplus = dt + log(-expm1(-dt)); // softplus(y) = Δ  ⇔  y = Δ + log(1 − e^−Δ)
         dt_proj.bias!.copy_(inverseSoftplus);
     }
+
+    /// <summary>This layer's scan backend; null (the default) follows <see cref="SelectiveScan.Backend"/>.</summary>
+    public SelectiveScanBackend? ScanBackend { get; set; }
 
     public int InnerDim => inner;
     public int StateSize => stateSize;
@@ -151,27 +155,13 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
     }
 
     /// <summary>
-    /// The selective scan over a chunk, time-major so every step reads contiguous slices:
-    /// h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t x_t B_tᵀ (one addcmul per step), then y_t = h_t C_t + D x_t for all t at once.
+    /// The selective scan over a chunk through <see cref="SelectiveScan"/> (the fused CPU kernel by default, the tensor-op
+    /// loop with <see cref="SelectiveScanBackend.Reference"/>): y_t = h_t C_t, then the D skip y_t + D x_t.
     /// Returns y [B, T, E] and h after the last token [B, E, N].
     /// </summary>
     (Tensor Y, Tensor Last) Scan(Tensor xc, Tensor delta, Tensor bIn, Tensor cIn, Tensor h0)
     {
-        long time = xc.shape[1];
-        var deltaT = delta.transpose(0, 1).contiguous();                                      // [T, B, E]
-        var xT = xc.transpose(0, 1);
-        var decay = exp(deltaT.unsqueeze(-1) * A());                                          // [T, B, E, N]
-        var drive = (deltaT * xT).unsqueeze(-1) * bIn.transpose(0, 1).unsqueeze(2);          // [T, B, E, N]
-
-        // unbind, not decay[t]: the backward of T selects would build T full-size gradients (O(T²) work); unbind's is one stack.
-        var decays = decay.unbind(0);
-        var drives = drive.unbind(0);
-        var states = new Tensor[time];
-        var h = h0;
-        for (int t = 0; t < time; t++)
-            states[t] = h = addcmul(drives[t], decays[t], h, One);
-        var hs = time == 0 ? decay : stack(states);                                          // [T, B, E, N]
-        var y = matmul(hs, cIn.transpose(0, 1).unsqueeze(-1)).squeeze(-1).transpose(0, 1);   // [B, T, E]
+        var (y, h) = SelectiveScan.Forward(xc, delta, A(), bIn, cIn, h0, ScanBackend ?? SelectiveScan.Backend);
         return (y + D * xc, h);
     }
 

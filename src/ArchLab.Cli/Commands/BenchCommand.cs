@@ -42,6 +42,27 @@ public static class BenchCommand
                               $"(CPU bf16 instructions avx512_bf16/amx_bf16: {(Autocast.CpuHasFastBf16() ? "yes" : "no")})");
             return 0;
         });
-        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train };
+        var scanBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 2 };
+        var channels = new Option<int>("--channels") { Description = "inner width E", DefaultValueFactory = _ => 256 };
+        var stateSize = new Option<int>("--state") { Description = "state size N", DefaultValueFactory = _ => 16 };
+        var lengths = new Option<int[]>("--lengths") { DefaultValueFactory = _ => [256, 1024, 2048], AllowMultipleArgumentsPerToken = true };
+        var scanThreads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
+        var scan = new Command("scan", "Mamba selective scan forward+backward: reference loop vs fused CPU kernel")
+        {
+            scanBatch, channels, stateSize, lengths, scanThreads,
+        };
+        scan.SetAction(p =>
+        {
+            TorchRuntime.SetThreads(p.GetValue(scanThreads));
+            Console.WriteLine($"selective scan, batch {p.GetValue(scanBatch)}, E {p.GetValue(channels)}, N {p.GetValue(stateSize)}, float32, " +
+                              $"{torch.get_num_threads()} threads; forward+backward, best of 3 after a warm-up:");
+            foreach (int length in p.GetValue(lengths)!)
+            {
+                var row = ScanThroughput.Measure(p.GetValue(scanBatch), length, p.GetValue(channels), p.GetValue(stateSize));
+                Console.WriteLine($"  T {row.Length,6}: reference {row.ReferenceMs,9:F1} ms   fused {row.FusedMs,8:F1} ms   {row.Speedup,5:F1}×");
+            }
+            return 0;
+        });
+        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train, scan };
     }
 }

@@ -50,7 +50,7 @@ public static class BenchDecodeCommand
             var gen = new CsvTable("arch", "parameters", "tokens", "seconds", "tokens_per_s").Comment($"command: {commandLine}");
             var series = new List<Series>();
             var stateSeries = new List<Series>();
-            Console.WriteLine($"{"arch",-12}{"params",10}{"position",10}{"ms/token",10}{"tok/s",9}{"state MiB",11}{"alloc MiB",11}{"RSS+ MiB",10}{"VmHWM MiB",11}{"C est ms",10}{"ratio",8}");
+            var models = new List<(string Arch, LanguageModel Model, IReadOnlyList<long> Positions)>();
             foreach (string arch in p.GetValue(archs)!)
             {
                 string name = MixerRegistry.Canonical(arch);
@@ -60,8 +60,7 @@ public static class BenchDecodeCommand
                     VocabSize = 256, EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
                 }.Validate();
                 torch.manual_seed(1);
-                using var model = new LanguageModel(config);
-                var xs = new List<double>(); var ys = new List<double>(); var bs = new List<double>();
+                var model = new LanguageModel(config);
                 var run = new List<long>();
                 foreach (long position in pos.Order())
                 {
@@ -69,24 +68,38 @@ public static class BenchDecodeCommand
                     Console.WriteLine($"{name,-12}{model.TotalParameters,10}{position,10}  not run: state would exceed --max-state-gib {p.GetValue(maxState)}");
                     decode.Add(name, model.TotalParameters, config.Layers, position, "", "", "", model.StateBytes(1, position), "", "", "", "", "", "", "", "");
                 }
-                foreach (var r in DecodeBenchmark.Measure(model, name, run, nRounds, nSteps, nWarmup, machine))
+                models.Add((name, model, run));
+            }
+            try
+            {
+                var points = DecodeBenchmark.Measure(models, nRounds, nSteps, nWarmup, machine, log: Console.Out);
+                Console.WriteLine($"{"arch",-12}{"params",10}{"position",10}{"ms/token",10}{"tok/s",9}{"state MiB",11}{"alloc MiB",11}{"RSS+ MiB",10}{"VmHWM MiB",11}{"C est ms",10}{"ratio",8}");
+                foreach (var (name, model, _) in models)
                 {
-                    Console.WriteLine($"{name,-12}{r.Parameters,10}{r.Position,10}{r.MsPerToken,10:F3}{r.TokensPerSecond,9:F0}{Mib(r.StateBytesAnalytic),11:F2}" +
-                                      $"{Mib(r.StateBytesAllocated),11:F2}{Mib(r.RssGrowthBytes),10:F1}{Mib(r.PeakRssBytes),11:F0}{r.EstimatedCMs,10:F4}{r.MsPerToken / r.EstimatedCMs,8:F1}");
-                    decode.Add(name, r.Parameters, config.Layers, r.Position, r.MsPerToken, r.MeanMsPerToken, r.TokensPerSecond, r.StateBytesAnalytic,
-                        r.StateBytesAllocated, r.RssGrowthBytes, r.PeakRssBytes, r.AdvanceSeconds, r.FlopsPerToken, r.BytesPerToken, r.EstimatedCMs,
-                        r.MsPerToken / r.EstimatedCMs);
-                    xs.Add(r.Position); ys.Add(r.MsPerToken); bs.Add(r.StateBytesAnalytic);
+                    var xs = new List<double>(); var ys = new List<double>(); var bs = new List<double>();
+                    foreach (var r in points.Where(r => r.Arch == name))
+                    {
+                        Console.WriteLine($"{name,-12}{r.Parameters,10}{r.Position,10}{r.MsPerToken,10:F3}{r.TokensPerSecond,9:F0}{Mib(r.StateBytesAnalytic),11:F2}" +
+                                          $"{Mib(r.StateBytesAllocated),11:F2}{Mib(r.RssGrowthBytes),10:F1}{Mib(r.PeakRssBytes),11:F0}{r.EstimatedCMs,10:F4}{r.MsPerToken / r.EstimatedCMs,8:F1}");
+                        decode.Add(name, r.Parameters, model.Config.Layers, r.Position, r.MsPerToken, r.MeanMsPerToken, r.TokensPerSecond, r.StateBytesAnalytic,
+                            r.StateBytesAllocated, r.RssGrowthBytes, r.PeakRssBytes, r.AdvanceSeconds, r.FlopsPerToken, r.BytesPerToken, r.EstimatedCMs,
+                            r.MsPerToken / r.EstimatedCMs);
+                        xs.Add(r.Position); ys.Add(r.MsPerToken); bs.Add(r.StateBytesAnalytic);
+                    }
+                    series.Add(new Series($"{name} ({model.TotalParameters / 1e6:F2}M)", xs, ys));
+                    stateSeries.Add(new Series(name, xs, bs));
                 }
-                series.Add(new Series($"{name} ({model.TotalParameters / 1e6:F2}M)", xs, ys));
-                stateSeries.Add(new Series(name, xs, bs));
-                if (p.GetValue(generate) > 0)
-                {
-                    int n = p.GetValue(generate);
-                    double seconds = DecodeBenchmark.GenerateSeconds(model, n);
-                    Console.WriteLine($"{name,-12} generate {n} tokens (16-token prompt, greedy): {seconds:F2} s, {n / seconds:F0} tokens/s");
-                    gen.Add(name, model.TotalParameters, n, seconds, n / seconds);
-                }
+                if (p.GetValue(generate) is > 0 and var n)
+                    foreach (var (name, model, _) in models)
+                    {
+                        double seconds = DecodeBenchmark.GenerateSeconds(model, n);
+                        Console.WriteLine($"{name,-12} generate {n} tokens (16-token prompt, greedy): {seconds:F2} s, {n / seconds:F0} tokens/s");
+                        gen.Add(name, model.TotalParameters, n, seconds, n / seconds);
+                    }
+            }
+            finally
+            {
+                foreach (var (_, model, _) in models) model.Dispose();
             }
             if (p.GetValue(output) is { } dir)
             {

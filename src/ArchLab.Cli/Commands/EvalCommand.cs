@@ -12,7 +12,7 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<string[]>("--model") { Description = "run folder, checkpoint or model folder (several with --by-position)", Required = true };
+        var model = new Option<string[]>("--model") { Description = "run folder, checkpoint or model folder (several with --by-position)", Required = true, AllowMultipleArgumentsPerToken = true };
         var data = new Option<string[]>("--data") { Description = "'brown' or text files/folders (default: the run's data)", AllowMultipleArgumentsPerToken = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "default: the run's tokenizer" };
         var seqLen = new Option<int?>("--seq-len") { Description = "default: the model's context length" };

@@ -29,60 +29,66 @@ public sealed record DecodePoint(string Arch, long Parameters, long Position, do
 /// p + the warm-up and timed steps (a KV cache preallocated to that length, so it never grows while timed) and advanced
 /// to p: recurrent states by chunked forward passes over random tokens (the real state after p tokens), KV caches by
 /// writing random keys and values (a step's cost does not depend on what the cache holds, and a real prefill of 64k
-/// tokens costs O(p²)). Then the positions are timed interleaved, in rounds of a few steps each, so that the load of a
-/// shared machine falls on all positions alike; the median step is reported. Each step runs in its own dispose scope.
+/// tokens costs O(p²)). Then all models and positions are timed interleaved, in rounds of a few steps each, so that the
+/// load of a shared machine falls on all of them alike; the median step is reported. Each step runs in its own dispose scope.
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static IReadOnlyList<DecodePoint> Measure(LanguageModel model, string arch, IReadOnlyList<long> positions, int rounds,
-        int stepsPerRound, int warmup, MachineFigures machine, int chunk = 512)
+    /// <summary>
+    /// Measures every (model, position) pair; the timing rounds go over all models and positions in turn, so that a
+    /// shared machine's load falls on all of them alike and the ratios between them hold.
+    /// </summary>
+    public static IReadOnlyList<DecodePoint> Measure(IReadOnlyList<(string Arch, LanguageModel Model, IReadOnlyList<long> Positions)> runs,
+        int rounds, int stepsPerRound, int warmup, MachineFigures machine, int chunk = 512, TextWriter? log = null)
     {
         using var noGrad = no_grad();
-        model.eval();
         torch.manual_seed(7);
-        var sorted = positions.Order().ToArray();
-        var states = new List<ModelState>();
-        var prepared = new List<(long Analytic, long Allocated, long RssGrowth, long Peak, double Seconds)>();
+        var cells = new List<(string Arch, LanguageModel Model, long Position, ModelState State, long Allocated, long RssGrowth, long Peak, double Seconds)>();
         try
         {
-            foreach (long position in sorted)
+            foreach (var (arch, model, positions) in runs)
             {
-                long rssBefore = ProcessMemory.CurrentBytes();
-                var clock = Stopwatch.StartNew();
-                var state = model.AllocateState(1, position + warmup + rounds * stepsPerRound);
-                states.Add(state);
-                Advance(model, state, position, chunk);
-                prepared.Add((model.StateBytes(1, position), state.Bytes, ProcessMemory.CurrentBytes() - rssBefore,
-                              ProcessMemory.PeakBytes(), clock.Elapsed.TotalSeconds));
+                model.eval();
+                foreach (long position in positions.Order())
+                {
+                    long rssBefore = ProcessMemory.CurrentBytes();
+                    var clock = Stopwatch.StartNew();
+                    var state = model.AllocateState(1, position + warmup + rounds * stepsPerRound);
+                    cells.Add((arch, model, position, state, 0, 0, 0, 0));
+                    Advance(model, state, position, chunk);
+                    cells[^1] = (arch, model, position, state, state.Bytes, ProcessMemory.CurrentBytes() - rssBefore,
+                                 ProcessMemory.PeakBytes(), clock.Elapsed.TotalSeconds);
+                    log?.WriteLine($"  {arch} advanced to {position} in {clock.Elapsed.TotalSeconds:F1} s");
+                }
             }
             using var token = tensor(new long[] { 65 });
-            foreach (var state in states)
-                for (int i = 0; i < warmup; i++) { using var scope = NewDisposeScope(); model.Step(token, state); }
-            var times = sorted.Select(_ => new List<double>()).ToArray();
+            foreach (var c in cells)
+                for (int i = 0; i < warmup; i++) { using var scope = NewDisposeScope(); c.Model.Step(token, c.State); }
+            var times = cells.Select(_ => new List<double>()).ToArray();
             for (int r = 0; r < rounds; r++)
-                for (int j = 0; j < states.Count; j++)
+                for (int j = 0; j < cells.Count; j++)
                     for (int i = 0; i < stepsPerRound; i++)
                     {
                         using var scope = NewDisposeScope();
                         long start = Stopwatch.GetTimestamp();
-                        model.Step(token, states[j]);
+                        cells[j].Model.Step(token, cells[j].State);
                         times[j].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     }
             var points = new List<DecodePoint>();
-            for (int j = 0; j < sorted.Length; j++)
+            for (int j = 0; j < cells.Count; j++)
             {
+                var c = cells[j];
                 var t = times[j].Order().ToArray();
-                var (flops, bytes) = CostPerToken(model, sorted[j]);
+                var (flops, bytes) = CostPerToken(c.Model, c.Position);
                 double estimate = Math.Max(flops / machine.FlopsPerSecond, bytes / machine.BytesPerSecond) * 1000;
-                var pr = prepared[j];
-                points.Add(new DecodePoint(arch, model.TotalParameters, sorted[j], t[t.Length / 2], t.Average(), pr.Analytic,
-                    pr.Allocated, pr.RssGrowth, pr.Peak, pr.Seconds, flops, bytes, estimate));
+                points.Add(new DecodePoint(c.Arch, c.Model.TotalParameters, c.Position, t[t.Length / 2], t.Average(),
+                    c.Model.StateBytes(1, c.Position), c.Allocated, c.RssGrowth, c.Peak, c.Seconds, flops, bytes, estimate));
             }
             return points;
         }
         finally
         {
-            foreach (var state in states) state.Dispose();
+            foreach (var c in cells) c.State.Dispose();
         }
     }
 

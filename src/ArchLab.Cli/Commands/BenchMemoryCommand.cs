@@ -26,10 +26,11 @@ public static class BenchMemoryCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 1 };
         var chunk = new Option<int>("--retnet-chunk") { Description = "chunk length of RetNet's chunkwise mode", DefaultValueFactory = _ => 256 };
         var parallelMax = new Option<int>("--retnet-parallel-max") { Description = "longest sequence for RetNet's parallel form (its memory grows as T²)", DefaultValueFactory = _ => 2048 };
+        var mambaLayers = new Option<int>("--mamba-layers") { Description = "Mamba layers (default 4 as every arch; 8 matches the others' parameters)", DefaultValueFactory = _ => 4 };
         var output = new Option<string?>("--out") { Description = "folder for memory.csv and the charts (default: print only)" };
         var command = new Command("memory", "peak memory and time of one training step vs sequence length, one fresh process per configuration")
         {
-            archs, lengths, batch, chunk, parallelMax, output,
+            archs, lengths, batch, chunk, parallelMax, mambaLayers, output,
         };
         command.SetAction(p =>
         {
@@ -58,7 +59,7 @@ public static class BenchMemoryCommand
                             Console.WriteLine($"{name,-12}{mode,-11}{length,7}  not run: above --retnet-parallel-max {p.GetValue(parallelMax)}");
                             continue;
                         }
-                        var r = RunChild(name, mode, length, b, c);
+                        var r = RunChild(name, mode, length, b, c, name == "mamba" ? p.GetValue(mambaLayers) : 4);
                         if (r is null) { Console.WriteLine($"{name,-12}{mode,-11}{length,7}  failed (see the child's error above)"); continue; }
                         Console.WriteLine($"{name,-12}{mode,-11}{length,7}{Mib(r.RssBeforeBytes),16:F0}{Mib(r.PeakRssBytes),11:F0}{Mib(r.StepPeakBytes),15:F0}{r.StepSeconds,9:F2}");
                         table.Add(name, mode, length, b, r.Parameters, r.RssBeforeBytes, r.PeakRssBytes, r.StepPeakBytes, r.StepSeconds);
@@ -91,7 +92,8 @@ public static class BenchMemoryCommand
         var seqLen = new Option<int>("--seq-len") { Required = true };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 1 };
         var chunk = new Option<int>("--retnet-chunk") { DefaultValueFactory = _ => 256 };
-        var command = new Command("memory-step", "one configuration of bench memory (run in a fresh process)") { arch, mode, seqLen, batch, chunk };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
+        var command = new Command("memory-step", "one configuration of bench memory (run in a fresh process)") { arch, mode, seqLen, batch, chunk, layers };
         command.Hidden = true;
         command.SetAction(p =>
         {
@@ -100,7 +102,7 @@ public static class BenchMemoryCommand
             string m = p.GetValue(mode)!;
             var config = new ModelConfig
             {
-                Arch = name, VocabSize = 256, ContextLength = p.GetValue(seqLen), EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
+                Arch = name, VocabSize = 256, Layers = p.GetValue(layers), ContextLength = p.GetValue(seqLen), EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
                 RetentionChunkwise = m == "chunkwise" ? true : null, RetentionChunkSize = m == "chunkwise" ? p.GetValue(chunk) : null,
             }.Validate();
             var r = TrainingMemory.MeasureStep(config, m, p.GetValue(batch), p.GetValue(seqLen));
@@ -119,13 +121,14 @@ public static class BenchMemoryCommand
         _ => "parallel",
     };
 
-    static TrainingMemoryPoint? RunChild(string arch, string mode, int seqLen, int batch, int chunk)
+    static TrainingMemoryPoint? RunChild(string arch, string mode, int seqLen, int batch, int chunk, int layers)
     {
         var host = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (var a in new[] { "bench", "memory-step", "--arch", arch, "--mode", mode, "--seq-len", seqLen.ToString(CultureInfo.InvariantCulture),
-                                  "--batch-size", batch.ToString(CultureInfo.InvariantCulture), "--retnet-chunk", chunk.ToString(CultureInfo.InvariantCulture) })
+                                  "--batch-size", batch.ToString(CultureInfo.InvariantCulture), "--retnet-chunk", chunk.ToString(CultureInfo.InvariantCulture),
+                                  "--layers", layers.ToString(CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
         using var child = Process.Start(info) ?? throw new InvalidOperationException($"could not start {host}");
         string stdout = child.StandardOutput.ReadToEnd();

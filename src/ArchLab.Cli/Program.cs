@@ -10,5 +10,7 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     GenerateCommand.Create(),
     LogitsCommand.Create(),
     BenchCommand.Create(),
+    SweepCommand.Create(),
+    FitCommand.Create(),
 };
 return CliErrors.Run(root, args);

@@ -38,6 +38,16 @@ public static class ParametricLossFit
         return starts;
     }
 
+    /// <summary>A coarse grid (3 values per coordinate, 243 starts) for quick looks and tests.</summary>
+    public static IReadOnlyList<double[]> CoarseGrid()
+    {
+        var starts = new List<double[]>();
+        double[] exps = [0.25, 0.75, 1.5], es = [-1, 0, 1], abs = [0, 8, 16];
+        foreach (var a in abs) foreach (var b in abs) foreach (var e in es) foreach (var al in exps) foreach (var be in exps)
+            starts.Add([a, b, e, al, be]);
+        return starts;
+    }
+
     public sealed record Fit(ParametricLoss Loss, double Objective, double[] Theta, IReadOnlyList<double[]> BestStarts);
 
     /// <summary>Best fit over <paramref name="starts"/> (θ = a, b, e, α, β); also returns the starts ranked best first.</summary>

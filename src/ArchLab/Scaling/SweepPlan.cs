@@ -13,7 +13,8 @@ public sealed record RunPlan(
     public double Compute => (double)FlopsPerToken * Tokens;
 }
 
-/// <summary>Expands a <see cref="SweepSpec"/> into its runs, in a fixed order (architecture, budget, size).</summary>
+/// <summary>Expands a <see cref="SweepSpec"/> into its runs, in a fixed order: budget (smallest first), architecture, size,
+/// so a sweep stopped part way has every architecture at its smaller budgets.</summary>
 public static class SweepPlanner
 {
     public static IReadOnlyList<RunPlan> Plan(SweepSpec spec)
@@ -46,7 +47,7 @@ public static class SweepPlanner
                         counts.NonEmbedding, counts.Embedding, counts.Total, counts.FlopsPerToken));
                 }
         }
-        return plans;
+        return plans.OrderBy(p => p.ComputeBudget ?? p.TokenBudget!.Value).ThenBy(p => Array.IndexOf(spec.Architectures, p.Arch)).ToList();
     }
 
     public static TrainConfig TrainFor(SweepSpec spec, int steps) => new TrainConfig

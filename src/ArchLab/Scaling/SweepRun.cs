@@ -22,6 +22,8 @@ public static class SweepRun
         if (runsFile.Read().FirstOrDefault(r => r.Id == plan.Id) is { } done) return done;
 
         string runDir = Path.Combine(outDir, "runs", plan.Id);
+        using var held = LockRun(runDir, plan.Id);
+        if (runsFile.Read().FirstOrDefault(r => r.Id == plan.Id) is { } finished) return finished; // finished while we waited
         var data = new CorpusTrainingData(tokens, plan.Train.BatchSize, plan.Train.SeqLen, plan.Train.Seed);
         Trainer trainer;
         if (TrainingCheckpoint.Latest(runDir) is not null)
@@ -55,5 +57,13 @@ public static class SweepRun
         if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
         log?.WriteLine($"{plan.Id}: val loss {final.Loss:F4} after {plan.Tokens:N0} tokens, {clock.Elapsed.TotalSeconds:F1} s");
         return result;
+    }
+
+    /// <summary>One process per run: a second worker (local or Slurm) on the same run stops at once instead of sharing its checkpoints.</summary>
+    static FileStream LockRun(string runDir, string id)
+    {
+        Directory.CreateDirectory(runDir);
+        try { return new FileStream(Path.Combine(runDir, "run.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException) { throw new InvalidOperationException($"{id} is being trained by another process (runs/{id}/run.lock is held)"); }
     }
 }

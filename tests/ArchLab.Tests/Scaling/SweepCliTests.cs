@@ -50,17 +50,21 @@ public class SweepCliTests
     }
 
     [Fact]
-    public void AKilledRunContinuesFromItsCheckpoint()
+    public void AKilledRunContinuesFromItsCheckpointAndOneRunHasOneWorker()
     {
         using var corpus = new TinyCorpus();
         string dir = corpus.NewRunDir();
-        string spec = WriteSpec(dir, corpus, steps: 200);
-        string id = "transformer-d32-l1-t" + SweepPlanner.Label(200 * 128);
+        string spec = WriteSpec(dir, corpus, steps: 400);
+        string id = "transformer-d32-l1-t" + SweepPlanner.Label(400 * 128);
         using (var worker = ArchLabCli.Start("sweep", "run-one", spec, "--run", id))
         {
             var clock = Stopwatch.StartNew();
             string latest = Path.Combine(dir, "runs", id, "checkpoints", "latest");
             while (!File.Exists(latest) && !Directory.Exists(latest) && !worker.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(100);
+            if (worker.HasExited) Assert.Fail("the run ended before it could be killed: " + worker.StandardError.ReadToEnd());
+            var (secondCode, _, secondError) = ArchLabCli.Run("sweep", "run-one", spec, "--run", id); // a second worker on the same run
+            Assert.Equal(1, secondCode);
+            Assert.Contains("being trained by another process", secondError);
             if (worker.HasExited) Assert.Fail("the run ended before it could be killed: " + worker.StandardError.ReadToEnd());
             worker.Kill(entireProcessTree: true);
             worker.WaitForExit();
@@ -71,7 +75,7 @@ public class SweepCliTests
         Assert.Contains("resuming at step", stdout);
         var result = Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs.jsonl")).Select(RunResult.FromJsonLine));
         Assert.Equal(id, result.Id);
-        Assert.Equal(200, result.LossCurve[^1].Step);
+        Assert.Equal(400, result.LossCurve[^1].Step);
     }
 
     [Fact]

@@ -11,5 +11,7 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     LogitsCommand.Create(),
     BenchCommand.Create(),
     KernelsCommand.Create(),
+    SweepCommand.Create(),
+    FitCommand.Create(),
 };
 return CliErrors.Run(root, args);

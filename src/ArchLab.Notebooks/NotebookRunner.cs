@@ -11,7 +11,7 @@ namespace ArchLab.Notebooks;
 /// Interactive kernel would: ArchLab, TorchSharp and Plotly.NET are referenced and imported, <c>#r "nuget: …"</c> and
 /// <c>#r "path"</c> add references, <c>#!</c> magic lines are skipped, console output and <c>display(...)</c> become the
 /// cell's outputs, and the value of a cell's last expression is its result. The first failing cell stops the run; the
-/// notebook is written with the outputs so far (the error included) either way.
+/// notebook is written after every cell, with the outputs so far (the error included).
 /// </summary>
 public static class NotebookRunner
 {
@@ -93,6 +93,7 @@ public static class NotebookRunner
                     Console.SetError(stderr);
                 }
                 cell.SetOutputs(collector.Outputs, executionCount);
+                notebook.Save(outputPath); // after every cell, so a long run shows its progress and a crash keeps what ran
                 timings.Add(new CellTiming(cell.Index, cell.FirstLine, cellClock.Elapsed));
                 options.Log?.WriteLine($"  cell {cell.Index} [{cellClock.Elapsed.TotalSeconds,6:F1} s] {Shorten(cell.FirstLine)}");
                 if (error is not null)

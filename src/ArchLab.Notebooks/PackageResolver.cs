@@ -31,8 +31,8 @@ public sealed class PackageResolver
         PackagesRoot = packagesRoot
             ?? (string.IsNullOrEmpty(fromEnv) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages") : fromEnv);
         appPackages = ReadDepsJson(depsJsonPath ?? DefaultDepsJson());
-        frameworkAssemblies = ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+        string runtimeDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        frameworkAssemblies = Directory.GetFiles(runtimeDir, "*.dll")
             .Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
     }
 

@@ -25,7 +25,8 @@ public static class NotebookRunner
             throw new ArgumentException($"{notebookPath}: kernel '{kernel}' is not C# ({CSharpKernel})");
 
         string notebookDir = Path.GetDirectoryName(Path.GetFullPath(notebookPath))!;
-        string outputPath = options.OutDir is null ? notebookPath : Path.Combine(options.OutDir, Path.GetFileName(notebookPath));
+        // absolute: the working directory becomes the notebook's folder while the cells run
+        string outputPath = Path.GetFullPath(options.OutDir is null ? notebookPath : Path.Combine(options.OutDir, Path.GetFileName(notebookPath)));
         string outputDir = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
         string filesDir = Path.Combine(outputDir, Path.GetFileNameWithoutExtension(outputPath) + "_files");
         if (Directory.Exists(filesDir)) Directory.Delete(filesDir, recursive: true); // charts of an earlier run

@@ -39,7 +39,7 @@ public class NotebookRunTests
             "Console.WriteLine(\"before\");\nthrow new InvalidOperationException(\"boom in the third cell\");",
             "Console.WriteLine(\"after\");");
         string outDir = Path.Combine(nb.Dir, "out");
-        var (code, stdout, stderr) = ArchLabCli.Run("notebook", "run", nb.Path, "--out", outDir);
+        var (code, stdout, stderr) = ArchLabCli.Run("notebook", "run", nb.Path, "--out", Path.GetRelativePath(Environment.CurrentDirectory, outDir));
 
         Assert.NotEqual(0, code);
         Assert.Contains("cell 2 failed", stderr);

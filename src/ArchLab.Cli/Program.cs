@@ -13,5 +13,6 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     KernelsCommand.Create(),
     SweepCommand.Create(),
     FitCommand.Create(),
+    NotebookCommand.Create(),
 };
 return CliErrors.Run(root, args);

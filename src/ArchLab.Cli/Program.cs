@@ -10,5 +10,6 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     GenerateCommand.Create(),
     LogitsCommand.Create(),
     BenchCommand.Create(),
+    RecallCommand.Create(),
 };
 return CliErrors.Run(root, args);

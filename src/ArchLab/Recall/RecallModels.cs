@@ -14,9 +14,11 @@ public static class RecallModels
     /// <summary>
     /// A <paramref name="layers"/>-layer model of width <paramref name="width"/> for <paramref name="arch"/>; "hybrid" alternates
     /// <paramref name="hybridMixer"/> (even layers) with attention (odd layers). Heads: width / headDim (at least one).
-    /// Everything else is each architecture's default (norms, MLPs, Mamba's expand 2 and state 16).
+    /// As in Zoology's MQAR runs (figure 2 configs), by default the head is tied to the embedding and blocks have no MLP
+    /// (<paramref name="mlp"/> "none"; null keeps each architecture's own MLP). Everything else is each architecture's default
+    /// (norms, Mamba's expand 2 and state 16).
     /// </summary>
-    public static ModelConfig Create(string arch, int width, int layers, int vocabSize, int seqLen, int headDim = 32, string hybridMixer = "mamba")
+    public static ModelConfig Create(string arch, int width, int layers, int vocabSize, int seqLen, int headDim = 32, string hybridMixer = "mamba", bool tiedEmbeddings = true, string? mlp = "none")
     {
         if (arch != Hybrid && !MixerRegistry.IsKnown(arch))
             throw new ArgumentException($"unknown architecture '{arch}' (known: {string.Join(", ", Names)})");
@@ -28,7 +30,7 @@ public static class RecallModels
         {
             return new ModelConfig
             {
-                Arch = main, VocabSize = vocabSize, Dim = width, Layers = layers, Heads = heads, ContextLength = seqLen,
+                Arch = main, VocabSize = vocabSize, Dim = width, Layers = layers, Heads = heads, ContextLength = seqLen, TiedEmbeddings = tiedEmbeddings, Mlp = mlp,
                 EmbeddingNorm = MixerRegistry.Spec(main).EmbeddingNorm,
                 LayerPattern = arch == Hybrid ? Enumerable.Range(0, layers).Select(i => i % 2 == 0 ? hybridMixer : "transformer").ToArray() : null,
             }.Validate();

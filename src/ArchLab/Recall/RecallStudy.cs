@@ -14,8 +14,13 @@ public sealed record RecallStudyOptions
     public IReadOnlyList<int> KvPairs { get; init; } = [16];
     public int Layers { get; init; } = 2;
     public int VocabSize { get; init; } = 8192;
-    public int HeadDim { get; init; } = 32;
+    public int HeadDim { get; init; } = 64;
     public string HybridMixer { get; init; } = "mamba";
+    public bool TiedEmbeddings { get; init; } = true;
+    /// <summary>MLP of every block: "none" (Zoology's MQAR runs) or null for each architecture's own.</summary>
+    public string? Mlp { get; init; } = "none";
+    /// <summary>MQAR: random ids between the queries (Zoology's random_non_queries; its figure-2 runs turn it off).</summary>
+    public bool RandomFill { get; init; }
     public double PowerA { get; init; } = 0.01;
     public int TrainExamples { get; init; } = 20000;
     public int ValidationExamples { get; init; } = 1000;
@@ -29,9 +34,9 @@ public sealed record RecallRow(string Task, string Arch, int Width, int Layers, 
 
 public static class RecallStudy
 {
-    public static IRecallTask CreateTask(string name, int vocabSize, int seqLen, int kvPairs, double powerA) => name switch
+    public static IRecallTask CreateTask(string name, int vocabSize, int seqLen, int kvPairs, double powerA, bool randomFill = true) => name switch
     {
-        "mqar" => new MqarTask(vocabSize, seqLen, kvPairs, powerA),
+        "mqar" => new MqarTask(vocabSize, seqLen, kvPairs, powerA, randomFill),
         "induction" => new InductionTask(vocabSize, seqLen),
         "selective-copy" => new SelectiveCopyTask(vocabSize, seqLen, kvPairs),
         _ => throw new ArgumentException($"unknown recall task '{name}' (known: mqar, induction, selective-copy)"),
@@ -43,9 +48,9 @@ public static class RecallStudy
         o.Train.Validate();
         if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
             throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
-        foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA);
+        foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
         foreach (string arch in o.Archs) foreach (int width in o.Widths)
-            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer);
+            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
     }
 
     /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
@@ -56,14 +61,14 @@ public static class RecallStudy
         foreach (int seqLen in o.SeqLens)
             foreach (int kv in o.KvPairs)
             {
-                var task = CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA);
+                var task = CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
                 var data = RecallDataset.Create(task, o.TrainExamples, o.ValidationExamples, o.DataSeed);
                 log?.Invoke($"{task.Name}: length {seqLen}, {kv} pairs, vocab {o.VocabSize}: {data.Train.Count} training and " +
                             $"{data.Validation.Count} validation examples ({data.DroppedFromValidation} validation draws dropped as seen in training)");
                 foreach (string arch in o.Archs)
                     foreach (int width in o.Widths)
                     {
-                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer);
+                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
                         torch.manual_seed(o.Train.Seed);
                         using var model = new LanguageModel(config);
                         long parameters = model.TotalParameters;

@@ -50,7 +50,8 @@ public class RecallTrainerTests
     {
         var data = RecallDataset.Create(new EchoOnePositionTask(), 256, 64, seed: 1);
         torch.manual_seed(1);
-        using var model = new LanguageModel(RecallModels.Create("transformer", width: 16, layers: 1, vocabSize: 8, seqLen: 8, headDim: 8));
+        // untied: a tied head with no MLP echoes the current token before any training
+        using var model = new LanguageModel(RecallModels.Create("transformer", width: 16, layers: 1, vocabSize: 8, seqLen: 8, headDim: 8, tiedEmbeddings: false));
         var before = RecallTrainer.Evaluate(model, data.Validation, 64);
         var result = RecallTrainer.Train(model, data, new RecallTrainConfig
         {

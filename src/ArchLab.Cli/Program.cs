@@ -14,5 +14,6 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     SweepCommand.Create(),
     FitCommand.Create(),
     NotebookCommand.Create(),
+    RecallCommand.Create(),
 };
 return CliErrors.Run(root, args);

@@ -24,7 +24,7 @@ public static class ScanThroughput
             randn(batch, length, stateSize), randn(batch, length, stateSize), randn(batch, channels, stateSize),
         }.Select(t => t.detach().requires_grad_(true)).ToArray();
 
-        double Once(SelectiveScanBackend backend)
+        double Once(ScanBackend backend)
         {
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
@@ -35,12 +35,12 @@ public static class ScanThroughput
             return ms;
         }
 
-        Once(SelectiveScanBackend.Reference); Once(SelectiveScanBackend.Auto); // warm-up
+        Once(ScanBackend.Reference); Once(ScanBackend.Auto); // warm-up
         double reference = double.MaxValue, fused = double.MaxValue;
         for (int r = 0; r < repetitions; r++)
         {
-            reference = Math.Min(reference, Once(SelectiveScanBackend.Reference));
-            fused = Math.Min(fused, Once(SelectiveScanBackend.Auto));
+            reference = Math.Min(reference, Once(ScanBackend.Reference));
+            fused = Math.Min(fused, Once(ScanBackend.Auto));
         }
         foreach (var t in inputs) t.Dispose();
         return new ScanTimingRow(length, reference, fused);

@@ -165,7 +165,7 @@ public class MambaTests
         var weights = randn(Batch, Time, Small.Dim, dtype: dtype);
         var initial = RandomState(mixer, dtype);
 
-        (Tensor Y, Tensor Ssm, Dictionary<string, Tensor> Grads) Run(SelectiveScanBackend? backend)
+        (Tensor Y, Tensor Ssm, Dictionary<string, Tensor> Grads) Run(ScanBackend? backend)
         {
             mixer.ScanBackend = backend;
             mixer.zero_grad();
@@ -178,7 +178,7 @@ public class MambaTests
         }
 
         var fused = Run(null);
-        var reference = Run(SelectiveScanBackend.Reference);
+        var reference = Run(ScanBackend.Reference);
         mixer.ScanBackend = null;
         TensorAssert.Close(reference.Y, fused.Y, atol, "output");
         TensorAssert.Close(reference.Ssm, fused.Ssm, atol, "final ssm state");

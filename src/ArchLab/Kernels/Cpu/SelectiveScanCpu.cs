@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using Tensor = TorchSharp.torch.Tensor;
@@ -145,7 +146,7 @@ public static class SelectiveScanCpu
             int time = (int)d.Time, inner = (int)d.Inner, n = (int)d.State, nv = n / W, blocks = d.Blocks;
             var checkpoints = keep ? GC.AllocateUninitializedArray<T>(checked(d.Rows * blocks * n), pinned: true) : null;
             nint chkBase = checkpoints is null ? 0 : (nint)SimdMath<T>.Address(checkpoints);
-            Parallel.For(0, d.Tasks, task =>
+            KernelGrain.Run(d.Tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 T* x = (T*)p[0], delta = (T*)p[1], a = (T*)p[2], bm = (T*)p[3], cm = (T*)p[4], h0 = (T*)p[5];
                 T* y = (T*)yPtr, last = (T*)lastPtr, chk = (T*)chkBase;
@@ -199,7 +200,7 @@ public static class SelectiveScanCpu
             var dAParts = GC.AllocateUninitializedArray<T>(checked(d.Rows * n), pinned: true);  // every row writes its own
             nint dBBase = (nint)SimdMath<T>.Address(dBParts), dCBase = (nint)SimdMath<T>.Address(dCParts);
             nint dABase = (nint)SimdMath<T>.Address(dAParts), chkBase = (nint)SimdMath<T>.Address(checkpoints);
-            Parallel.For(0, d.Tasks, task =>
+            KernelGrain.Run(d.Tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 T* x = (T*)p[0], delta = (T*)p[1], a = (T*)p[2], bm = (T*)p[3], cm = (T*)p[4];
                 T* dy = (T*)dyPtr, dLast = (T*)dLastPtr, dx = (T*)g[0], dDelta = (T*)g[1], dh0 = (T*)g[5];

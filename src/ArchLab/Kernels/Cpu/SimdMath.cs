@@ -17,11 +17,39 @@ static unsafe class SimdMath<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static int Width => Vector256<T>.Count;
 
+    /// <summary>e^v per lane: float32 by <see cref="ExpFloat"/>, float64 by the runtime's Vector256.Exp.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Exp(Vector256<T> v)
     {
-        if (typeof(T) == typeof(float)) return Vector256.Exp(v.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return ExpFloat(v.As<T, float>()).As<float, T>();
         return Vector256.Exp(v.As<T, double>()).As<double, T>();
+    }
+
+    /// <summary>
+    /// float32 e^x in float32 arithmetic (the runtime's Vector256.Exp(float) widens to float64, twice the work): x = n·ln2 + r
+    /// with |r| ≤ ln2/2 (ln2 split in two parts for an exact reduction), e^r by Cephes expf's degree-6 polynomial
+    /// (relative error about 1e-7, ≈ 1–2 ulp), times 2^n built in the exponent bits. Below −87.3 the result is 0 (as
+    /// e^x underflows to there), above 88.7 +∞; NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ExpFloat(Vector256<float> x)
+    {
+        var clamped = Vector256.Min(Vector256.Max(x, Vector256.Create(-87.3f)), Vector256.Create(88.7f));
+        var n = Vector256.Round(clamped * Vector256.Create(1.44269504088896341f));
+        var r = SimdMath<float>.Fma(n, Vector256.Create(-0.693359375f), clamped);
+        r = SimdMath<float>.Fma(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500E-4f);
+        p = SimdMath<float>.Fma(p, r, Vector256.Create(1.3981999507E-3f));
+        p = SimdMath<float>.Fma(p, r, Vector256.Create(8.3334519073E-3f));
+        p = SimdMath<float>.Fma(p, r, Vector256.Create(4.1665795894E-2f));
+        p = SimdMath<float>.Fma(p, r, Vector256.Create(1.6666665459E-1f));
+        p = SimdMath<float>.Fma(p, r, Vector256.Create(5.0000001201E-1f));
+        p = SimdMath<float>.Fma(p, r * r, r + Vector256<float>.One);
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).As<int, float>();
+        var result = p * scale;
+        result = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-87.3f)), Vector256<float>.Zero, result);
+        result = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(88.7f)), Vector256.Create(float.PositiveInfinity), result);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
     }
 
     /// <summary>a·b + c, one rounding where the CPU has FMA.</summary>
@@ -72,7 +100,17 @@ static unsafe class SimdMath<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// a few per core so a core slowed by other processes does not hold everything up.</summary>
 static class KernelGrain
 {
-    public static int TasksFor(long items) => (int)Math.Max(1, Math.Min(items, 4L * Environment.ProcessorCount));
+    /// <summary>Tasks per core (ARCHLAB_KERNEL_TASKS_PER_CORE overrides it for experiments; 0 runs one task on the caller).</summary>
+    static readonly int PerCore = int.TryParse(Environment.GetEnvironmentVariable("ARCHLAB_KERNEL_TASKS_PER_CORE"), out int n) ? n : 4;
+
+    public static int TasksFor(long items) => (int)Math.Max(1, Math.Min(items, (long)PerCore * Environment.ProcessorCount));
+
+    /// <summary>Parallel.For over the tasks, or a plain loop when there is one.</summary>
+    public static void Run(int tasks, Action<int> body)
+    {
+        if (tasks == 1) body(0);
+        else Parallel.For(0, tasks, body);
+    }
 }
 
 static class TensorPointer

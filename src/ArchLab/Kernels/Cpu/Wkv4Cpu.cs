@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using Tensor = TorchSharp.torch.Tensor;
@@ -140,7 +141,7 @@ public static class Wkv4Cpu
             long channels = d.Channels;
             var checkpoints = keep ? GC.AllocateUninitializedArray<T>(checked((int)(d.Items * blocks * 3 * W)), pinned: true) : null;
             nint chkBase = checkpoints is null ? 0 : (nint)SimdMath<T>.Address(checkpoints);
-            Parallel.For(0, d.Tasks, task =>
+            KernelGrain.Run(d.Tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 T* w = (T*)p[0], u = (T*)p[1], k = (T*)p[2], v = (T*)p[3], a0 = (T*)p[4], b0 = (T*)p[5], p0 = (T*)p[6];
                 T* y = (T*)o[0], aOut = (T*)o[1], bOut = (T*)o[2], pOut = (T*)o[3], chk = (T*)chkBase;
@@ -190,7 +191,7 @@ public static class Wkv4Cpu
             long channels = d.Channels;
             nint chkBase = (nint)SimdMath<T>.Address(checkpoints);
             const int Fields = 7;                                  // per token: a_{t−1}, b_{t−1}, e1, e2, wkv, f1, f2
-            Parallel.For(0, d.Tasks, task =>
+            KernelGrain.Run(d.Tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task) =>
             {
                 T* w = (T*)p[0], u = (T*)p[1], k = (T*)p[2], v = (T*)p[3], a0 = (T*)p[4], b0 = (T*)p[5];
                 T* gy = (T*)g[0], gAOut = (T*)g[1], gBOut = (T*)g[2], chk = (T*)chkBase;

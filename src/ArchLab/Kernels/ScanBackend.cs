@@ -3,13 +3,15 @@ namespace ArchLab.Kernels;
 /// <summary>Which implementation runs a scan kernel (<see cref="SelectiveScan"/>, <see cref="Wkv4"/>); one setting for every op.</summary>
 public enum ScanBackend
 {
-    /// <summary>The fused CPU kernel where it supports the tensors (CPU, float32/float64), otherwise the reference.</summary>
+    /// <summary>ILGPU's CUDA kernels for CUDA tensors (when ILGPU finds a CUDA device), the fused CPU kernel where it supports
+    /// the tensors (CPU, float32/float64), otherwise the reference.</summary>
     Auto,
     /// <summary>The tensor-op loops in <c>Kernels/Reference</c> (the oracle; autograd through the ops), on any device and dtype.</summary>
     Reference,
     /// <summary>The fused CPU kernels in <c>Kernels/Cpu</c>; tensors they cannot run are an error, not a silent fallback.</summary>
     Cpu,
-    /// <summary>ILGPU kernels (<c>Kernels/Gpu</c>): not available in this build yet (selecting it is an error).</summary>
+    /// <summary>ILGPU kernels (<c>Kernels/Gpu</c>) on ILGPU's CUDA accelerator when a CUDA device exists, otherwise on its
+    /// CPU accelerator (correct but hundreds of times slower: for tests). float32/float64 only.</summary>
     Ilgpu,
 }
 
@@ -34,12 +36,18 @@ public static class ScanBackends
     public static ScanBackend FromEnvironment() =>
         Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } value ? Parse(value) : ScanBackend.Auto;
 
-    /// <summary>Throws the one-line error for a backend this build cannot run (ilgpu until its kernels are wired in).</summary>
+    /// <summary>Throws the one-line error for a backend this build cannot run (every backend runs in this build; kept so
+    /// the CLI validates a backend before a long run starts).</summary>
     public static void EnsureAvailable(ScanBackend backend)
     {
-        if (backend == ScanBackend.Ilgpu)
-            throw new ArgumentException("scan backend 'ilgpu' is not available in this build (use auto, reference or cpu)");
+        if (!Enum.IsDefined(backend)) throw new ArgumentException($"unknown scan backend {(int)backend}");
     }
+
+    /// <summary>True when <paramref name="backend"/> should run ILGPU's kernels on tensors living on <paramref name="device"/>:
+    /// always for <see cref="ScanBackend.Ilgpu"/>, and for <see cref="ScanBackend.Auto"/> on CUDA tensors when ILGPU has CUDA.</summary>
+    public static bool UsesIlgpu(ScanBackend backend, TorchSharp.torch.Device device) =>
+        backend == ScanBackend.Ilgpu ||
+        (backend == ScanBackend.Auto && device.type == TorchSharp.DeviceType.CUDA && Gpu.IlgpuScans.Shared.IsCuda);
 
     /// <summary>Name as written on the command line.</summary>
     public static string Name(this ScanBackend backend) => Names[(int)backend];

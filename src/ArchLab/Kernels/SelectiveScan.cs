@@ -29,6 +29,8 @@ public static class SelectiveScan
                                                  ScanBackend backend)
     {
         ScanBackends.EnsureAvailable(backend);
+        if (ScanBackends.UsesIlgpu(backend, x.device))
+            return Gpu.IlgpuSelectiveScanFunction.Forward(x, delta, a, bIn, cIn, h0);
         bool fusedRuns = SelectiveScanCpu.Supports(x, delta, a, bIn, cIn, h0);
         if (backend == ScanBackend.Cpu && !fusedRuns)
             throw new ArgumentException($"selective scan: the cpu backend needs float32 or float64 CPU tensors, got {x.dtype} on {x.device}");

@@ -25,8 +25,9 @@ public readonly record struct Wkv4State(Tensor A, Tensor B, Tensor P)
 /// Shapes: w (the decay, negative: −exp(time_decay)) and u (time_first) [C]; k, v [B,T,C]; state tensors [B,C].
 /// Returns wkv [B,T,C] and the state after the last token; differentiable in w, u, k, v and the initial state.
 /// <para>P is a scale, not a value: every consumer of the state uses only A·e^P and B·e^P, so a gradient arriving at the
-/// returned P is ignored (every backend does the same; the blocked reference detaches it), and the gradient of the
-/// initial P is A·dA + B·dB.</para>
+/// returned P is ignored (the reference and cpu backends; the blocked reference detaches it), and the gradient of the
+/// initial P is A·dA + B·dB. The ilgpu backend instead differentiates through P; chained WKV calls get the same
+/// parameter gradients either way.</para>
 /// </summary>
 public static class Wkv4
 {
@@ -41,6 +42,14 @@ public static class Wkv4
                                                     int referenceBlock = Wkv4Reference.DefaultBlock)
     {
         ScanBackends.EnsureAvailable(backend);
+        if (ScanBackends.UsesIlgpu(backend, k.device))
+        {
+            Gpu.WkvState? start = initial is { } s ? new Gpu.WkvState(s.A, s.B, s.P) : null;
+            Gpu.WkvResult result = Gpu.IlgpuWkvFunction.Forward(w, u, k, v, start);
+            // ILGPU's backward differentiates through P (a full chain rule: it needs the gradient arriving at the returned
+            // P and gives the initial P its true gradient); parameter gradients equal the other backends' convention.
+            return (result.Y, new Wkv4State(result.State.A, result.State.B, result.State.P));
+        }
         bool fusedRuns = Wkv4Cpu.Supports(w, u, k, v, initial);
         if (backend == ScanBackend.Cpu && !fusedRuns)
             throw new ArgumentException($"wkv: the cpu backend needs float32 or float64 CPU tensors, got {k.dtype} on {k.device}");

@@ -36,11 +36,4 @@ public class BenchScanCommandTests
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
-    [Fact]
-    public void IlgpuBackendIsNotAvailableYet()
-    {
-        var (exit, _, stderr) = ArchLabCli.Run("bench", "train", "--arch", "mamba", "--scan-backend", "ilgpu");
-        Assert.NotEqual(0, exit);
-        Assert.Contains("not available in this build", stderr);
-    }
 }

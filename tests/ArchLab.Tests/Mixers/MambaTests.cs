@@ -248,3 +248,9 @@ public sealed class MambaReferenceScanTests : MambaTests
 {
     protected override ScanBackend Backend => ScanBackend.Reference;
 }
+
+/// <summary>Every Mamba mixer test again with ILGPU's selective-scan kernels (on its CPU accelerator here).</summary>
+public sealed class MambaIlgpuScanTests : MambaTests
+{
+    protected override ScanBackend Backend => ScanBackend.Ilgpu;
+}

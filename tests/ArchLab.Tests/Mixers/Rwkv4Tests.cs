@@ -381,3 +381,9 @@ public sealed class Rwkv4FusedKernelTests : Rwkv4Tests
 {
     protected override ScanBackend Backend => ScanBackend.Cpu;
 }
+
+/// <summary>Every RWKV-4 mixer test again with ILGPU's WKV kernels (on its CPU accelerator here, on CUDA where one exists).</summary>
+public sealed class Rwkv4IlgpuKernelTests : Rwkv4Tests
+{
+    protected override ScanBackend Backend => ScanBackend.Ilgpu;
+}

@@ -24,6 +24,8 @@ public class MambaGoldenTests
     [Theory]
     [InlineData("parallel", "logits_parallel", DecodeMode.Parallel, ScanBackend.Reference)]
     [InlineData("parallel", "logits_parallel", DecodeMode.Parallel, ScanBackend.Cpu)]
+    [InlineData("parallel", "logits_parallel", DecodeMode.Parallel, ScanBackend.Ilgpu)]
+    [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep, ScanBackend.Ilgpu)]
     [InlineData("recurrent", "logits_recurrent", DecodeMode.Recurrent, ScanBackend.Cpu)]
     [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep, ScanBackend.Reference)]
     [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep, ScanBackend.Cpu)]
@@ -48,6 +50,7 @@ public class MambaGoldenTests
     [Theory]
     [InlineData(ScanBackend.Reference)]
     [InlineData(ScanBackend.Cpu)]
+    [InlineData(ScanBackend.Ilgpu)]
     public void ChunkedDecodingMatchesOfficialParallelLogits(ScanBackend backend)
     {
         using var io = Case.ReadIo();

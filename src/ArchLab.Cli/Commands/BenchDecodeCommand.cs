@@ -46,7 +46,7 @@ public static class BenchDecodeCommand
 
             var decode = new CsvTable("arch", "parameters", "layers", "position", "ms_per_token_median", "ms_per_token_mean", "tokens_per_s",
                 "state_bytes_analytic", "state_bytes_allocated", "rss_growth_bytes", "peak_rss_bytes", "advance_s", "flops_per_token", "bytes_per_token",
-                "lean_c_estimate_ms", "measured_over_estimate").Comment($"command: {commandLine}").Comment(machineLine);
+                "lean_c_estimate_ms", "measured_over_estimate", "tensors_per_step", "dispatch_share").Comment($"command: {commandLine}").Comment(machineLine);
             var gen = new CsvTable("arch", "parameters", "tokens", "seconds", "tokens_per_s").Comment($"command: {commandLine}");
             var series = new List<Series>();
             var stateSeries = new List<Series>();
@@ -73,17 +73,17 @@ public static class BenchDecodeCommand
             try
             {
                 var points = DecodeBenchmark.Measure(models, nRounds, nSteps, nWarmup, machine, log: Console.Out);
-                Console.WriteLine($"{"arch",-12}{"params",10}{"position",10}{"ms/token",10}{"tok/s",9}{"state MiB",11}{"alloc MiB",11}{"RSS+ MiB",10}{"VmHWM MiB",11}{"C est ms",10}{"ratio",8}");
+                Console.WriteLine($"{"arch",-12}{"params",10}{"position",10}{"ms/token",10}{"tok/s",9}{"state MiB",11}{"alloc MiB",11}{"RSS+ MiB",10}{"VmHWM MiB",11}{"C est ms",10}{"ratio",8}{"tensors",9}{"disp %",8}");
                 foreach (var (name, model, _) in models)
                 {
                     var xs = new List<double>(); var ys = new List<double>(); var bs = new List<double>();
                     foreach (var r in points.Where(r => r.Arch == name))
                     {
                         Console.WriteLine($"{name,-12}{r.Parameters,10}{r.Position,10}{r.MsPerToken,10:F3}{r.TokensPerSecond,9:F0}{Mib(r.StateBytesAnalytic),11:F2}" +
-                                          $"{Mib(r.StateBytesAllocated),11:F2}{Mib(r.RssGrowthBytes),10:F1}{Mib(r.PeakRssBytes),11:F0}{r.EstimatedCMs,10:F4}{r.MsPerToken / r.EstimatedCMs,8:F1}");
+                                          $"{Mib(r.StateBytesAllocated),11:F2}{Mib(r.RssGrowthBytes),10:F1}{Mib(r.PeakRssBytes),11:F0}{r.EstimatedCMs,10:F4}{r.MsPerToken / r.EstimatedCMs,8:F1}{r.TensorsPerStep,9}{100 * Dispatch(r),8:F0}");
                         decode.Add(name, r.Parameters, model.Config.Layers, r.Position, r.MsPerToken, r.MeanMsPerToken, r.TokensPerSecond, r.StateBytesAnalytic,
                             r.StateBytesAllocated, r.RssGrowthBytes, r.PeakRssBytes, r.AdvanceSeconds, r.FlopsPerToken, r.BytesPerToken, r.EstimatedCMs,
-                            r.MsPerToken / r.EstimatedCMs);
+                            r.MsPerToken / r.EstimatedCMs, r.TensorsPerStep, Dispatch(r));
                         xs.Add(r.Position); ys.Add(r.MsPerToken); bs.Add(r.StateBytesAnalytic);
                     }
                     series.Add(new Series($"{name} ({model.TotalParameters / 1e6:F2}M)", xs, ys));
@@ -101,6 +101,8 @@ public static class BenchDecodeCommand
             {
                 foreach (var (_, model, _) in models) model.Dispose();
             }
+            // share of a step that its dispatches alone would take at the measured cost of one small op
+            double Dispatch(DecodePoint r) => r.TensorsPerStep * machine.MicrosecondsPerOp / 1000 / r.MsPerToken;
             if (p.GetValue(output) is { } dir)
             {
                 Directory.CreateDirectory(dir);

@@ -15,11 +15,13 @@ namespace ArchLab.Studies;
 /// allocator reuse makes it noisy for small states)</param>
 /// <param name="PeakRssBytes">VmHWM of the whole process after this position's state was advanced, with the states of
 /// the smaller positions still alive (a high-water mark: never goes down)</param>
+/// <param name="TensorsPerStep">tensors (op results and views) one step creates, counted by TorchSharp's dispose-scope
+/// statistics: about the number of dispatches a step makes</param>
 /// <param name="EstimatedCMs">what a lean C decoder would need at least, from FLOPs and bytes per token and the measured
 /// machine (see <see cref="MachineFigures"/>)</param>
 public sealed record DecodePoint(string Arch, long Parameters, long Position, double MsPerToken, double MeanMsPerToken,
     long StateBytesAnalytic, long StateBytesAllocated, long RssGrowthBytes, long PeakRssBytes, double AdvanceSeconds,
-    double FlopsPerToken, double BytesPerToken, double EstimatedCMs)
+    double FlopsPerToken, double BytesPerToken, double EstimatedCMs, long TensorsPerStep)
 {
     public double TokensPerSecond => 1000 / MsPerToken;
 }
@@ -75,6 +77,14 @@ public static class DecodeBenchmark
                         cells[j].Model.Step(tokens[j], cells[j].State);
                         times[j].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     }
+            var created = new long[cells.Count];
+            for (int j = 0; j < cells.Count; j++)
+            {
+                using var scope = NewDisposeScope();
+                long before = CreatedTensors();
+                cells[j].Model.Step(tokens[j], cells[j].State);
+                created[j] = CreatedTensors() - before;
+            }
             foreach (var t in tokens) t.Dispose();
             var points = new List<DecodePoint>();
             for (int j = 0; j < cells.Count; j++)
@@ -84,7 +94,7 @@ public static class DecodeBenchmark
                 var (flops, bytes) = CostPerToken(c.Model, c.Position);
                 double estimate = Math.Max(flops / machine.FlopsPerSecond, bytes / machine.BytesPerSecond) * 1000;
                 points.Add(new DecodePoint(c.Arch, c.Model.TotalParameters, c.Position, t[t.Length / 2], t.Average(),
-                    c.Model.StateBytes(1, c.Position), c.Allocated, c.RssGrowth, c.Peak, c.Seconds, flops, bytes, estimate));
+                    c.Model.StateBytes(1, c.Position), c.Allocated, c.RssGrowth, c.Peak, c.Seconds, flops, bytes, estimate, created[j]));
             }
             return points;
         }
@@ -93,6 +103,9 @@ public static class DecodeBenchmark
             foreach (var c in cells) c.State.Dispose();
         }
     }
+
+    static long CreatedTensors() =>
+        DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount;
 
     /// <summary>Brings every layer state to <paramref name="position"/> tokens.</summary>
     static void Advance(LanguageModel model, ModelState state, long position, int chunk)

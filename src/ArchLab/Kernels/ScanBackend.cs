@@ -44,10 +44,16 @@ public static class ScanBackends
     }
 
     /// <summary>True when <paramref name="backend"/> should run ILGPU's kernels on tensors living on <paramref name="device"/>:
-    /// always for <see cref="ScanBackend.Ilgpu"/>, and for <see cref="ScanBackend.Auto"/> on CUDA tensors when ILGPU has CUDA.</summary>
-    public static bool UsesIlgpu(ScanBackend backend, TorchSharp.torch.Device device) =>
-        backend == ScanBackend.Ilgpu ||
-        (backend == ScanBackend.Auto && device.type == TorchSharp.DeviceType.CUDA && Gpu.IlgpuScans.Shared.IsCuda);
+    /// always for <see cref="ScanBackend.Ilgpu"/>, and for <see cref="ScanBackend.Auto"/> on CUDA tensors when ILGPU has CUDA.
+    /// ILGPU's kernels take float32 or float64: another dtype is an error for ilgpu and a fallback for auto.</summary>
+    public static bool UsesIlgpu(ScanBackend backend, TorchSharp.torch.Tensor input, string op)
+    {
+        bool supported = input.dtype is TorchSharp.torch.ScalarType.Float32 or TorchSharp.torch.ScalarType.Float64;
+        if (backend == ScanBackend.Ilgpu && !supported)
+            throw new ArgumentException($"{op}: the ilgpu backend needs float32 or float64 tensors, got {input.dtype}");
+        return supported && (backend == ScanBackend.Ilgpu ||
+            (backend == ScanBackend.Auto && input.device.type == TorchSharp.DeviceType.CUDA && Gpu.IlgpuScans.Shared.IsCuda));
+    }
 
     /// <summary>Name as written on the command line.</summary>
     public static string Name(this ScanBackend backend) => Names[(int)backend];

@@ -29,7 +29,7 @@ public static class SelectiveScan
                                                  ScanBackend backend)
     {
         ScanBackends.EnsureAvailable(backend);
-        if (ScanBackends.UsesIlgpu(backend, x.device))
+        if (ScanBackends.UsesIlgpu(backend, x, "selective scan"))
             return Gpu.IlgpuSelectiveScanFunction.Forward(x, delta, a, bIn, cIn, h0);
         bool fusedRuns = SelectiveScanCpu.Supports(x, delta, a, bIn, cIn, h0);
         if (backend == ScanBackend.Cpu && !fusedRuns)

@@ -42,7 +42,7 @@ public static class Wkv4
                                                     int referenceBlock = Wkv4Reference.DefaultBlock)
     {
         ScanBackends.EnsureAvailable(backend);
-        if (ScanBackends.UsesIlgpu(backend, k.device))
+        if (ScanBackends.UsesIlgpu(backend, k, "wkv"))
         {
             Gpu.WkvState? start = initial is { } s ? new Gpu.WkvState(s.A, s.B, s.P) : null;
             Gpu.WkvResult result = Gpu.IlgpuWkvFunction.Forward(w, u, k, v, start);

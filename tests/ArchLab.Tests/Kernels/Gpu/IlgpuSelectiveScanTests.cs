@@ -35,9 +35,9 @@ public class IlgpuSelectiveScanTests
         var (y, last) = ilgpu
             ? IlgpuSelectiveScanFunction.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], h0, IlgpuTestAccelerator.Cpu)
             : SelectiveScanReference.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], h0);
-        manual_seed(99);
-        var wy = randn(y.shape, dtype: y.dtype);
-        var wh = randn(last.shape, dtype: last.dtype);
+        using var weights = new Generator(99); // local: other tests share the global generator in parallel
+        var wy = randn(y.shape, dtype: y.dtype, generator: weights);
+        var wh = randn(last.shape, dtype: last.dtype, generator: weights);
         ((y * wy).sum() + (last * wh).sum()).backward();
         return (y.detach(), last.detach(), inputs.Select(t => t.grad!.clone()).ToArray());
     }

@@ -47,7 +47,8 @@ public static class SweepCommand
         var spec = SpecArgument();
         var output = OutOption();
         var workers = new Option<int>("--workers") { Description = "runs trained at once, each in its own process", DefaultValueFactory = _ => 1 };
-        var command = new Command("run", "runs the spec's pending runs here (resumable: finished runs are skipped)") { spec, output, workers };
+        var retries = new Option<int>("--retries") { Description = "times a failed run is started again (from its latest checkpoint)", DefaultValueFactory = _ => 1 };
+        var command = new Command("run", "runs the spec's pending runs here (resumable: finished runs are skipped)") { spec, output, workers, retries };
         command.SetAction(p =>
         {
             string specPath = p.GetValue(spec)!;
@@ -61,7 +62,7 @@ public static class SweepCommand
                 var info = new ProcessStartInfo(self[0]);
                 foreach (var a in self.Skip(1).Concat(["sweep", "run-one", specPath, "--out", outDir, "--run", plan.Id])) info.ArgumentList.Add(a);
                 return info;
-            }, Console.Out);
+            }, Console.Out, p.GetValue(retries));
             Console.WriteLine($"{summary.Finished} runs finished now, {summary.AlreadyDone} earlier, {summary.Failed.Count} failed" +
                               (summary.Failed.Count > 0 ? ": " + string.Join(", ", summary.Failed) : ""));
             return summary.Failed.Count == 0 ? 0 : CliErrors.Failed;

@@ -5,16 +5,19 @@ namespace ArchLab.Scaling;
 /// <summary>
 /// Runs a sweep's pending runs on this machine, <c>workers</c> at a time, each in its own child process (started by
 /// <c>startRun</c>, normally <c>archlab sweep run-one SPEC --run ID</c>). Runs already in <c>runs.jsonl</c> are skipped,
-/// so a killed sweep resumes where it stopped. A child's output goes to <c>runs/&lt;id&gt;/worker.log</c>.
+/// so a killed sweep resumes where it stopped. A run whose process fails is started again (from its latest checkpoint) up
+/// to <c>retries</c> times. A child's output goes to <c>runs/&lt;id&gt;/worker.log</c>.
 /// </summary>
 public static class LocalSweepRunner
 {
     public sealed record Summary(int Planned, int AlreadyDone, int Finished, IReadOnlyList<string> Failed);
 
     public static Summary Run(IReadOnlyList<RunPlan> plans, string outDir, int workers, Func<RunPlan, ProcessStartInfo> startRun,
-        TextWriter log, CancellationToken cancel = default)
+        TextWriter log, int retries = 1, CancellationToken cancel = default)
     {
         if (workers < 1) throw new ArgumentException($"--workers must be at least 1, got {workers}");
+        if (retries < 0) throw new ArgumentException($"--retries must be ≥ 0, got {retries}");
+        var attempts = new Dictionary<string, int>();
         var done = new RunsFile(Path.Combine(outDir, "runs.jsonl")).FinishedIds();
         var pending = new Queue<RunPlan>(plans.Where(p => !done.Contains(p.Id)));
         int alreadyDone = plans.Count - pending.Count, finished = 0;
@@ -29,6 +32,7 @@ public static class LocalSweepRunner
                 while (running.Count < workers && pending.Count > 0)
                 {
                     var plan = pending.Dequeue();
+                    attempts[plan.Id] = attempts.GetValueOrDefault(plan.Id) + 1;
                     string runDir = Path.Combine(outDir, "runs", plan.Id);
                     Directory.CreateDirectory(runDir);
                     var info = startRun(plan);
@@ -49,10 +53,13 @@ public static class LocalSweepRunner
                 {
                     run.Process.WaitForExit();
                     running.Remove(run);
-                    if (run.Process.ExitCode == 0) finished++; else failed.Add(run.Plan.Id);
+                    bool retry = run.Process.ExitCode != 0 && attempts[run.Plan.Id] <= retries;
+                    if (run.Process.ExitCode == 0) finished++;
+                    else if (retry) pending.Enqueue(run.Plan);
+                    else failed.Add(run.Plan.Id);
                     log.WriteLine($"[{alreadyDone + finished + failed.Count}/{plans.Count}] {run.Plan.Id}: " +
-                                  (run.Process.ExitCode == 0 ? "done" : $"FAILED (exit {run.Process.ExitCode}, see runs/{run.Plan.Id}/worker.log)") +
-                                  $" in {run.Clock.Elapsed.TotalSeconds:F0} s");
+                                  (run.Process.ExitCode == 0 ? "done" : $"FAILED (exit {run.Process.ExitCode}, see runs/{run.Plan.Id}/worker.log)" +
+                                   (retry ? ", trying again" : "")) + $" in {run.Clock.Elapsed.TotalSeconds:F0} s");
                     run.Process.Dispose();
                 }
             }

@@ -10,6 +10,10 @@ var root = new RootCommand("ArchLab: train, evaluate and compare Transformer, RW
     GenerateCommand.Create(),
     LogitsCommand.Create(),
     BenchCommand.Create(),
+    KernelsCommand.Create(),
+    SweepCommand.Create(),
+    FitCommand.Create(),
     NotebookCommand.Create(),
+    RecallCommand.Create(),
 };
 return CliErrors.Run(root, args);

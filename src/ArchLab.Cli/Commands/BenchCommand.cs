@@ -63,6 +63,6 @@ public static class BenchCommand
             }
             return 0;
         });
-        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train, scan };
+        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train, scan, BenchDecodeCommand.Create(), BenchMemoryCommand.Create(), BenchMemoryCommand.CreateStep() };
     }
 }

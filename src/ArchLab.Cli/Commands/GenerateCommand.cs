@@ -10,10 +10,15 @@ namespace ArchLab.Cli.Commands;
 /// <summary><c>archlab generate --model DIR --prompt TEXT</c>: prefill then step, streaming tokens to the console.</summary>
 public static class GenerateCommand
 {
+    /// <summary>Command-line text with \n for a newline and \\ for a backslash.</summary>
+    static string Unescape(string text) => text.Replace("\\\\", "\u0000").Replace("\\n", "\n").Replace("\u0000", "\\");
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "run folder, checkpoint or model folder", Required = true };
-        var prompt = new Option<string>("--prompt") { Required = true };
+        var prompt = new Option<string[]>("--prompt") { Description = "prompt text; repeat for a batch (generated together)" };
+        var promptsFile = new Option<string?>("--prompts-file") { Description = "a file with one prompt per line (a batch; \\n in a line is a newline)" };
+        var stop = new Option<string[]>("--stop") { Description = "stop a row when its text contains this (repeatable; \\n is a newline)" };
         var maxTokens = new Option<int>("--max-tokens") { DefaultValueFactory = _ => 200 };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.8 };
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
@@ -21,7 +26,7 @@ public static class GenerateCommand
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1234 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "default: the run's tokenizer" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var command = new Command("generate", "generate text from a prompt") { model, prompt, maxTokens, temperature, topK, topP, seed, tokenizer, device };
+        var command = new Command("generate", "generate text from a prompt") { model, prompt, promptsFile, stop, maxTokens, temperature, topK, topP, seed, tokenizer, device };
         command.SetAction(p =>
         {
             var sampling = new SamplingOptions
@@ -35,17 +40,27 @@ public static class GenerateCommand
             var tok = Tokenizers.Create(tokSpec, tokSpec.StartsWith("bpe:") ? RunData.LoadCorpus(runData?.Data ?? []) : null, Console.Out);
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
             lm.to(dev);
-            var ids = tok.Encode(p.GetValue(prompt)!);
-            Console.Write(p.GetValue(prompt));
-            var pending = new List<int>();
-            Generation.Generate(lm, ids, p.GetValue(maxTokens), sampling, token =>
+            var prompts = (p.GetValue(prompt) ?? []).ToList();
+            if (p.GetValue(promptsFile) is { } file)
             {
-                pending.Add(token);
-                string text = tok.Decode(pending.ToArray());
-                if (!text.Contains('\uFFFD')) { Console.Write(text); pending.Clear(); } // wait for whole UTF-8 characters
-            });
-            if (pending.Count > 0) Console.Write(tok.Decode(pending.ToArray()));
-            Console.WriteLine();
+                if (!File.Exists(file)) throw new ArgumentException($"--prompts-file: no such file '{file}'");
+                prompts.AddRange(File.ReadAllLines(file).Where(l => l.Length > 0).Select(Unescape));
+            }
+            if (prompts.Count == 0) throw new ArgumentException("give a prompt: --prompt TEXT (repeatable) or --prompts-file FILE");
+            if (prompts.Any(x => x.Length == 0)) throw new ArgumentException("a prompt must not be empty");
+            var stops = (p.GetValue(stop) ?? []).Select(Unescape).ToArray();
+            int maxNew = p.GetValue(maxTokens);
+            if (prompts.Count == 1)
+            {
+                Console.Write(prompts[0]);
+                TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, (_, text) => Console.Write(text));
+                Console.WriteLine();
+            }
+            else
+            {
+                var completions = TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops);
+                for (int i = 0; i < prompts.Count; i++) Console.WriteLine($"--- {i + 1} ---\n{prompts[i]}{completions[i]}");
+            }
             return 0;
         });
         return command;

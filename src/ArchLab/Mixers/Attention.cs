@@ -46,9 +46,12 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
             (k, v) = cache.Append(k, v);
         }
 
+        // One new token sees every cached key: no mask to build (a decode step stays a handful of ops).
         var y = start == 0
             ? nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), is_casual: true)
-            : nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), attn_mask: ChunkMask(start, time, x.device));
+            : time == 1
+                ? nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v))
+                : nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), attn_mask: ChunkMask(start, time, x.device));
         var output = wo.call(y.transpose(1, 2).reshape(batch, time, heads * headDim));
         return (output.MoveToOuterDisposeScope(), returnFinal ? cache : null);
     }

@@ -18,6 +18,10 @@ public sealed class KvCache : MixerState
 
     public long Capacity => keys.shape[2];
 
+    public long KvHeads => keys.shape[1];
+
+    public long HeadDim => keys.shape[3];
+
     protected override IEnumerable<Tensor> Tensors => [keys, values];
 
     /// <summary>Writes k, v [batch, kvHeads, t, headDim] at the current position and returns views of all keys and values so far.</summary>

@@ -1,4 +1,6 @@
+using ArchLab.Data;
 using ArchLab.Inference;
+using ArchLab.Mixers;
 using ArchLab.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,6 +16,107 @@ public class GenerationTests
         // make the distribution peaked enough that greedy decoding is not a tie-break lottery
         using (no_grad()) model.head!.weight.mul_(20);
         return model;
+    }
+
+    /// <summary>A tiny random model of any architecture (or a hybrid) with a head sharp enough that greedy decoding
+    /// has no near ties.</summary>
+    static LanguageModel TinyModel(string arch, int vocab = 40)
+    {
+        torch.manual_seed(5);
+        var config = arch == "hybrid"
+            ? new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, LayerPattern = ["mamba", "transformer"] }
+            : new ModelConfig { Arch = arch, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, EmbeddingNorm = MixerRegistry.Spec(arch).EmbeddingNorm };
+        var model = new LanguageModel(config);
+        using (no_grad()) model.head!.weight.mul_(30);
+        return model;
+    }
+
+    static List<int> GreedyByParallelPasses(LanguageModel model, IReadOnlyList<int> prompt, int count)
+    {
+        var tokens = prompt.ToList();
+        using (no_grad())
+            for (int i = 0; i < count; i++)
+            {
+                using var logits = model.forward(tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0));
+                tokens.Add((int)logits[0, -1].argmax().item<long>());
+            }
+        return tokens.Skip(prompt.Count).ToList();
+    }
+
+    [Theory]
+    [InlineData("transformer")]
+    [InlineData("rwkv4")]
+    [InlineData("retnet")]
+    [InlineData("mamba")]
+    [InlineData("hybrid")]
+    public void GreedyPrefillAndStepEqualsRepeatedParallelPasses(string arch)
+    {
+        using var model = TinyModel(arch);
+        int[] prompt = [1, 5, 9, 2, 7];
+        var generated = Generation.Generate(model, prompt, 12, new SamplingOptions { Temperature = 0 });
+        Assert.Equal(GreedyByParallelPasses(model, prompt, 12), generated);
+    }
+
+    [Theory]
+    [InlineData("transformer")]
+    [InlineData("rwkv4")]
+    [InlineData("retnet")]
+    [InlineData("mamba")]
+    public void BatchRowsOfDifferentLengthsGetTheTokensTheyGetAlone(string arch)
+    {
+        using var model = TinyModel(arch);
+        IReadOnlyList<int>[] prompts = [[3, 1, 4, 1, 5, 9, 2], [2, 7], [1, 8, 2, 8]];
+        var greedy = new SamplingOptions { Temperature = 0 };
+        var batch = Generation.GenerateBatch(model, prompts, 10, greedy);
+        for (int r = 0; r < prompts.Length; r++)
+            Assert.Equal(Generation.Generate(model, prompts[r], 10, greedy), batch[r]);
+    }
+
+    [Fact]
+    public void BatchSamplingIsFixedBySeed()
+    {
+        using var model = TinyModel("mamba");
+        IReadOnlyList<int>[] prompts = [[3, 1, 4], [2, 7]];
+        var a = Generation.GenerateBatch(model, prompts, 16, new SamplingOptions { Temperature = 1.5, Seed = 4 });
+        var b = Generation.GenerateBatch(model, prompts, 16, new SamplingOptions { Temperature = 1.5, Seed = 4 });
+        var c = Generation.GenerateBatch(model, prompts, 16, new SamplingOptions { Temperature = 1.5, Seed = 5 });
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+    }
+
+    [Fact]
+    public void StopStringEndsTheRowAndIsCutFromTheText()
+    {
+        using var model = TinyModel("transformer", vocab: 256);
+        var tok = new ByteTokenizer();
+        var greedy = new SamplingOptions { Temperature = 0 };
+        string full = TextGeneration.Generate(model, tok, ["ab"], 30, greedy)[0];
+        Assert.Equal(30, full.Length); // a byte model: one character per token here (ASCII or not, decoding maps each byte)
+        string stop = full.Substring(10, 2);
+        int first = full.IndexOf(stop, StringComparison.Ordinal);
+        var streamed = new System.Text.StringBuilder();
+        string cut = TextGeneration.Generate(model, tok, ["ab"], 30, greedy, [stop], (_, text) => streamed.Append(text))[0];
+        Assert.Equal(full[..first], cut);
+        Assert.Equal(cut, streamed.ToString()); // streaming never shows text that a stop string later removes
+        // the rows generated together: one with the stop string stops, one without it does not
+        var rows = Generation.GenerateBatch(model, [tok.Encode("ab"), tok.Encode("ab")], 30, greedy,
+            stop: (row, output) => row == 0 && new StopStrings([stop], t => tok.Decode(t)).Reached(output));
+        Assert.Equal(first + stop.Length, rows[0].Length);
+        Assert.Equal(30, rows[1].Length);
+    }
+
+    [Theory]
+    [InlineData(-0.5, 0, 1.0, "temperature")]
+    [InlineData(double.NaN, 0, 1.0, "temperature")]
+    [InlineData(1.0, -1, 1.0, "top-k")]
+    [InlineData(1.0, 0, 0.0, "top-p")]
+    [InlineData(1.0, 0, 1.5, "top-p")]
+    public void BadSamplingArgumentsAreRejectedByName(double temperature, int topK, double topP, string named)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP }.Validate());
+        Assert.Contains(named, e.Message);
+        using var model = TinyModel("transformer");
+        Assert.Throws<ArgumentException>(() => Generation.Generate(model, [1], 3, new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP }));
     }
 
     [Fact]

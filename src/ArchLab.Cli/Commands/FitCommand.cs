@@ -1,0 +1,38 @@
+using System.CommandLine;
+using ArchLab.Scaling;
+
+namespace ArchLab.Cli.Commands;
+
+/// <summary><c>archlab fit experiments/&lt;sweep&gt;</c>: Chinchilla approaches 1–3 with bootstrap intervals, fits.json/csv and charts.</summary>
+public static class FitCommand
+{
+    public static Command Create()
+    {
+        var dir = new Argument<string>("sweep-dir") { Description = "a sweep's results folder (holding runs.jsonl)" };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "bootstrap resamples for approaches 1 and 2", DefaultValueFactory = _ => 200 };
+        var parametricBootstrap = new Option<int>("--parametric-bootstrap") { Description = "bootstrap resamples for approach 3", DefaultValueFactory = _ => 100 };
+        var total = new Option<bool>("--total-params") { Description = "fit total parameters (with embedding and head) instead of non-embedding ones" };
+        var grid = new Option<string>("--grid") { Description = "approach 3 L-BFGS starts: full (4500, as Epoch AI) or coarse (243)", DefaultValueFactory = _ => "full" };
+        var seed = new Option<int>("--seed") { Description = "bootstrap random seed", DefaultValueFactory = _ => 0 };
+        var command = new Command("fit", "Chinchilla scaling fits (approaches 1, 2, 3) of a sweep, with bootstrap confidence intervals and plots")
+            { dir, bootstrap, parametricBootstrap, total, grid, seed };
+        command.SetAction(p =>
+        {
+            if (p.GetValue(bootstrap) < 0 || p.GetValue(parametricBootstrap) < 0) throw new ArgumentException("--bootstrap must be ≥ 0");
+            var starts = p.GetValue(grid) switch
+            {
+                "full" => ParametricLossFit.DefaultGrid(),
+                "coarse" => ParametricLossFit.CoarseGrid(),
+                var other => throw new ArgumentException($"--grid: unknown grid '{other}' (full or coarse)"),
+            };
+            string folder = p.GetValue(dir)!;
+            if (!Directory.Exists(folder)) throw new ArgumentException($"{folder} is not a folder");
+            string cmd = "archlab fit " + string.Join(' ', Environment.GetCommandLineArgs().Skip(2));
+            SweepFitter.Fit(folder, new ChinchillaFits.Options(p.GetValue(bootstrap), p.GetValue(parametricBootstrap), p.GetValue(seed), starts),
+                p.GetValue(total), cmd, Console.Out);
+            Console.WriteLine($"wrote {Path.Combine(folder, "fits.json")}, fits.csv, isoflop-*.html, optimal-*.html, frontier.html");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,88 @@
+using ArchLab.Models;
+using TorchSharp;
+
+namespace ArchLab.Recall;
+
+/// <summary>The grid of a recall study: every architecture × width × sequence length × key-value pairs (or tokens to copy).</summary>
+public sealed record RecallStudyOptions
+{
+    public string Task { get; init; } = "mqar";
+    public IReadOnlyList<string> Archs { get; init; } = ["transformer", "rwkv4", "retnet", "mamba", RecallModels.Hybrid];
+    public IReadOnlyList<int> Widths { get; init; } = [32, 64, 128];
+    public IReadOnlyList<int> SeqLens { get; init; } = [256];
+    /// <summary>MQAR: key-value pairs; selective copy: tokens to copy; induction: unused.</summary>
+    public IReadOnlyList<int> KvPairs { get; init; } = [16];
+    public int Layers { get; init; } = 2;
+    public int VocabSize { get; init; } = 8192;
+    public int HeadDim { get; init; } = 64;
+    public string HybridMixer { get; init; } = "mamba";
+    public bool TiedEmbeddings { get; init; } = true;
+    /// <summary>MLP of every block: "none" (Zoology's MQAR runs) or null for each architecture's own.</summary>
+    public string? Mlp { get; init; } = "none";
+    /// <summary>MQAR: random ids between the queries (Zoology's random_non_queries; its figure-2 runs turn it off).</summary>
+    public bool RandomFill { get; init; }
+    public double PowerA { get; init; } = 0.01;
+    public int TrainExamples { get; init; } = 20000;
+    public int ValidationExamples { get; init; } = 1000;
+    public int DataSeed { get; init; } = 1;
+    public RecallTrainConfig Train { get; init; } = new();
+}
+
+/// <summary>One trained model of the grid and its held-out result.</summary>
+public sealed record RecallRow(string Task, string Arch, int Width, int Layers, int SeqLen, int KvPairs, int VocabSize,
+    long Parameters, long StateBytes, int TrainExamples, int ValidationExamples, int DroppedFromValidation, RecallResult Result);
+
+public static class RecallStudy
+{
+    public static IRecallTask CreateTask(string name, int vocabSize, int seqLen, int kvPairs, double powerA, bool randomFill = true) => name switch
+    {
+        "mqar" => new MqarTask(vocabSize, seqLen, kvPairs, powerA, randomFill),
+        "induction" => new InductionTask(vocabSize, seqLen),
+        "selective-copy" => new SelectiveCopyTask(vocabSize, seqLen, kvPairs),
+        _ => throw new ArgumentException($"unknown recall task '{name}' (known: mqar, induction, selective-copy)"),
+    };
+
+    /// <summary>Checks every name and size of the grid before anything trains.</summary>
+    public static void Validate(RecallStudyOptions o)
+    {
+        o.Train.Validate();
+        if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
+            throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
+        foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
+        foreach (string arch in o.Archs) foreach (int width in o.Widths)
+            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
+    }
+
+    /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
+    public static List<RecallRow> Run(RecallStudyOptions o, Action<RecallRow>? finished = null, Action<string>? log = null)
+    {
+        Validate(o);
+        var rows = new List<RecallRow>();
+        foreach (int seqLen in o.SeqLens)
+            foreach (int kv in o.KvPairs)
+            {
+                var task = CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
+                var data = RecallDataset.Create(task, o.TrainExamples, o.ValidationExamples, o.DataSeed);
+                log?.Invoke($"{task.Name}: length {seqLen}, {kv} pairs, vocab {o.VocabSize}: {data.Train.Count} training and " +
+                            $"{data.Validation.Count} validation examples ({data.DroppedFromValidation} validation draws dropped as seen in training)");
+                foreach (string arch in o.Archs)
+                    foreach (int width in o.Widths)
+                    {
+                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
+                        torch.manual_seed(o.Train.Seed);
+                        using var model = new LanguageModel(config);
+                        long parameters = model.TotalParameters;
+                        long stateBytes = model.StateBytes(1, seqLen);
+                        log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");
+                        var result = RecallTrainer.Train(model, data, o.Train, log);
+                        var row = new RecallRow(task.Name, arch, width, o.Layers, seqLen, kv, o.VocabSize, parameters, stateBytes,
+                            data.Train.Count, data.Validation.Count, data.DroppedFromValidation, result);
+                        log?.Invoke($"   {arch} width {width}: validation accuracy {result.Accuracy:P2} ({result.Correct}/{result.Scored}), " +
+                                    $"loss {result.Loss:F4}, {result.StepsRun} steps, {result.Seconds:F0}s");
+                        rows.Add(row);
+                        finished?.Invoke(row);
+                    }
+            }
+        return rows;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ArchLab.Scaling;
+
+/// <summary>
+/// <c>runs.jsonl</c>: one JSON line per finished run, shared by concurrent workers (local processes or Slurm tasks).
+/// Appends hold an exclusive lock on <c>runs.jsonl.lock</c> (flock), skip a run already recorded (no duplicate lines),
+/// cut a torn last line left by a killed writer, and write the whole line with one write, flushed to disk.
+/// </summary>
+public sealed class RunsFile(string path)
+{
+    public string Path { get; } = path;
+
+    /// <summary>Appends <paramref name="result"/> unless its id is already there; true when it was written.</summary>
+    public bool Append(RunResult result)
+    {
+        using var held = Lock();
+        if (ReadUnlocked().Any(r => r.Id == result.Id)) return false;
+        using var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        long end = CompleteLength(stream);
+        if (end != stream.Length) stream.SetLength(end);
+        stream.Seek(0, SeekOrigin.End);
+        stream.Write(Encoding.UTF8.GetBytes(result.ToJsonLine() + "\n"));
+        stream.Flush(flushToDisk: true);
+        return true;
+    }
+
+    /// <summary>The recorded runs (a torn last line is ignored).</summary>
+    public IReadOnlyList<RunResult> Read()
+    {
+        using var held = Lock();
+        return ReadUnlocked();
+    }
+
+    public HashSet<string> FinishedIds() => Read().Select(r => r.Id).ToHashSet();
+
+    List<RunResult> ReadUnlocked()
+    {
+        var results = new List<RunResult>();
+        if (!File.Exists(Path)) return results;
+        foreach (var line in File.ReadAllLines(Path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try { results.Add(RunResult.FromJsonLine(line)); }
+            catch (JsonException) { } // the torn tail of a killed append
+        }
+        return results;
+    }
+
+    /// <summary>Length up to and including the last newline.</summary>
+    static long CompleteLength(FileStream stream)
+    {
+        long length = stream.Length;
+        var buffer = new byte[1];
+        for (long i = length - 1; i >= 0; i--)
+        {
+            stream.Seek(i, SeekOrigin.Begin);
+            stream.ReadExactly(buffer);
+            if (buffer[0] == (byte)'\n') return i + 1;
+            if (length - i > 1 << 24) break;
+        }
+        return 0;
+    }
+
+    FileStream Lock()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        for (int attempt = 0; ; attempt++)
+        {
+            try { return new FileStream(Path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (attempt < 6000) { Thread.Sleep(10); }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.Text.Json;
+using ArchLab.IO;
+using ArchLab.Models;
+using ArchLab.Reporting;
+
+namespace ArchLab.Scaling;
+
+/// <summary>The three Chinchilla fits of one architecture.</summary>
+public sealed record ArchitectureFits(string Arch, int Runs, string Parameters, ApproachFit? Approach1, ApproachFit? Approach2, ApproachFit? Approach3, string[] Problems);
+
+/// <summary>
+/// Reads a sweep folder's <c>runs.jsonl</c>, fits every architecture (<see cref="ChinchillaFits"/>), and writes
+/// <c>fits.json</c>, <c>fits.csv</c> and the charts (<c>isoflop-&lt;arch&gt;.html</c>, <c>optimal-&lt;arch&gt;.html</c>,
+/// <c>frontier.html</c>) into the same folder.
+/// </summary>
+public static class SweepFitter
+{
+    public static IReadOnlyList<ArchitectureFits> Fit(string sweepDir, ChinchillaFits.Options options, bool totalParams, string command, TextWriter? log = null)
+    {
+        string runsPath = Path.Combine(sweepDir, "runs.jsonl");
+        if (!File.Exists(runsPath)) throw new ArgumentException($"{sweepDir} has no runs.jsonl (run `archlab sweep run` first)");
+        var runs = new RunsFile(runsPath).Read();
+        if (runs.Count == 0) throw new ArgumentException($"{runsPath} holds no finished runs");
+        var byArch = runs.GroupBy(r => r.Arch).ToDictionary(g => g.Key, g => (IReadOnlyList<ScalingPoint>)g.Select(r => ScalingPoint.From(r, totalParams)).ToList());
+        var results = new List<ArchitectureFits>();
+        foreach (var (arch, points) in byArch)
+        {
+            var problems = new List<string>();
+            ApproachFit? Try(string name, Func<ApproachFit> fit)
+            {
+                try { return fit(); }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { problems.Add($"{name}: {e.Message}"); return null; }
+            }
+            var a1 = Try("approach 1", () => ChinchillaFits.Envelope(points, options));
+            var a2 = Try("approach 2", () => ChinchillaFits.IsoFlop(points, options));
+            var a3 = Try("approach 3", () => ChinchillaFits.Parametric(points, options));
+            var fits = new ArchitectureFits(arch, points.Count, totalParams ? "total" : "non_embedding", a1, a2, a3, problems.ToArray());
+            results.Add(fits);
+            log?.WriteLine($"{arch}: {points.Count} runs");
+            foreach (var a in new[] { a1, a2, a3 }.OfType<ApproachFit>())
+                log?.WriteLine($"  {a.Method.Split(':')[0]}: a = {a.NExponent}, b = {a.DExponent}, tokens/param at C = {a.ReferenceCompute:0.0e0}: {a.TokensPerParam}" +
+                               (a.Parametric is { } p ? $"; E = {p.E.Value:F3}, α = {p.Alpha}, β = {p.Beta}" : "") + (a.Note is { } n && a.Band.Length == 0 ? $" ({n})" : ""));
+            foreach (var p in problems) log?.WriteLine($"  {p}");
+            ChartFile.Save(ScalingPlots.IsoFlop(arch, points, a2), Path.Combine(sweepDir, $"isoflop-{arch}.html"), png: false);
+            ChartFile.Save(ScalingPlots.Optimal(arch, new[] { a1, a2, a3 }.OfType<ApproachFit>()), Path.Combine(sweepDir, $"optimal-{arch}.html"), png: false);
+        }
+        ChartFile.Save(ScalingPlots.Frontier(byArch), Path.Combine(sweepDir, "frontier.html"), png: false);
+        AtomicFile.WriteAllText(Path.Combine(sweepDir, "fits.json"), JsonSerializer.Serialize(new { command, runs = runs.Count, fits = results }, FitJson));
+        var table = new CsvTable("arch", "runs", "approach", "n_exponent_a", "a_low", "a_high", "d_exponent_b", "b_low", "b_high",
+            "reference_compute", "tokens_per_param", "tpp_low", "tpp_high", "bootstrap_fits");
+        table.Comment($"command: {command}");
+        table.Comment($"parameters: {(totalParams ? "total" : "non-embedding")}; intervals: bootstrap 95% percentile");
+        foreach (var f in results)
+            foreach (var (name, a) in new[] { ("1", f.Approach1), ("2", f.Approach2), ("3", f.Approach3) })
+                if (a is not null && a.Band.Length > 0)
+                    table.Add(f.Arch, f.Runs, name, a.NExponent.Value, a.NExponent.Low, a.NExponent.High, a.DExponent.Value, a.DExponent.Low, a.DExponent.High,
+                        a.ReferenceCompute, a.TokensPerParam.Value, a.TokensPerParam.Low, a.TokensPerParam.High, a.BootstrapFits);
+        table.Save(Path.Combine(sweepDir, "fits.csv"));
+        return results;
+    }
+
+    static readonly JsonSerializerOptions FitJson = new(ModelConfig.Json)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}

@@ -1,0 +1,40 @@
+using ArchLab.Kernels.Gpu;
+
+namespace ArchLab.Tests.Kernels.Gpu;
+
+/// <summary>Every GPU kernel compiles to PTX for sm_80 and sm_90 without a GPU, so a kernel ILGPU cannot lower fails CI.</summary>
+public class PtxCompilerTests
+{
+    [Theory]
+    [InlineData("sm_80", ".version 7.0")]
+    [InlineData("sm_90", ".version 7.8")]
+    public void EveryKernelCompilesToPtx(string arch, string versionLine)
+    {
+        var kernels = PtxCompiler.CompileAll(arch);
+        Assert.Equal(PtxCompiler.KernelNames.Count * 2, kernels.Count);
+        foreach (var elementType in new[] { "f32", "f64" })
+            foreach (var name in PtxCompiler.KernelNames)
+            {
+                var kernel = Assert.Single(kernels, k => k.Kernel == name && k.ElementType == elementType);
+                var lines = kernel.Ptx.Split('\n').Select(l => l.Trim()).ToArray();
+                Assert.Contains(versionLine, lines);
+                Assert.Equal(versionLine, PtxCompiler.VersionLine(arch));
+                Assert.Contains(PtxCompiler.TargetLine(arch), lines);
+                Assert.Contains(".address_size 64", lines);
+                Assert.Contains(name, kernel.EntryName);
+                Assert.Contains($".visible .entry {kernel.EntryName}(", kernel.Ptx);
+                Assert.Contains("ret;", kernel.Ptx);
+                // float kernels use f32 registers, double kernels f64 (the generic kernel really was specialised)
+                Assert.Contains(elementType == "f32" ? ".f32" : ".f64", kernel.Ptx);
+            }
+        // Kernels that take exponentials contain the exp lowering (ex2 for float32).
+        Assert.Contains("ex2.approx", kernels.Single(k => k.Kernel == "WkvForward" && k.ElementType == "f32").Ptx);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsAnArgumentError()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => PtxCompiler.CompileAll("sm_75x"));
+        Assert.Contains("sm_75x", ex.Message);
+    }
+}

@@ -1,0 +1,38 @@
+using ArchLab.Tests.TestSupport;
+
+namespace ArchLab.Tests.Recall;
+
+public class RecallCommandTests
+{
+    [Fact]
+    public void UnknownArchitectureIsAOneLineError()
+    {
+        var (exit, _, stderr) = ArchLabCli.Run("recall", "--archs", "lstm", "--out", Path.Combine(Path.GetTempPath(), "archlab-recall-never"));
+        Assert.Equal(2, exit);
+        Assert.Contains("unknown architecture 'lstm'", stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void TinyGridWritesCsvChartsAndReadme()
+    {
+        string dir = Directory.CreateTempSubdirectory("archlab-recall-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = ArchLabCli.Run("recall", "--archs", "transformer", "hybrid", "--widths", "16", "--seq-lens", "16",
+                "--kv-pairs", "2", "--vocab", "32", "--head-dim", "8", "--steps", "3", "--train-examples", "16", "--val-examples", "8", "--out", dir);
+            Assert.True(exit == 0, stderr + stdout);
+            var lines = File.ReadAllLines(Path.Combine(dir, "recall.csv"));
+            Assert.StartsWith("# command: ./archlab recall --archs transformer hybrid", lines[0]);
+            var header = lines[1].Split(',');
+            var rows = lines.Skip(2).Select(l => l.Split(',')).ToList();
+            Assert.Equal(["transformer", "hybrid"], rows.Select(r => r[Array.IndexOf(header, "arch")]));
+            Assert.All(rows, r => Assert.Equal("16", r[Array.IndexOf(header, "scored")])); // 8 examples × 2 queries
+            Assert.All(rows, r => Assert.True(long.Parse(r[Array.IndexOf(header, "state_bytes")]) > 0));
+            Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_width.html")));
+            Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_state_bytes.html")));
+            Assert.Contains("| hybrid | 16 | 16 | 2 |", File.ReadAllText(Path.Combine(dir, "README.md")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

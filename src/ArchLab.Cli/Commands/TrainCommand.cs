@@ -39,15 +39,22 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its latest checkpoint" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
+        var scanBackend = new Option<string?>("--scan-backend") { Description = "Mamba/RWKV-4 scan kernels: auto | reference | cpu | ilgpu (default: ARCHLAB_SCAN_BACKEND or auto)" };
         var sample = new Option<int>("--sample-tokens") { Description = "tokens of text to generate at the end", DefaultValueFactory = _ => 200 };
 
         var command = new Command("train", "train a language model")
         {
             arch, config, dim, layers, heads, kvHeads, context, steps, batch, accum, lr, warmup, evalEvery, evalBatches,
-            checkpointEvery, logEvery, seed, bf16, data, tokenizer, output, resume, device, threads, sample,
+            checkpointEvery, logEvery, seed, bf16, data, tokenizer, output, resume, device, threads, sample, scanBackend,
         };
         command.SetAction(p =>
         {
+            if (p.GetValue(scanBackend) is { } scanName)
+            {
+                var backend = ArchLab.Kernels.ScanBackends.Parse(scanName);
+                ArchLab.Kernels.ScanBackends.EnsureAvailable(backend);
+                (ArchLab.Kernels.SelectiveScan.Backend, ArchLab.Kernels.Wkv4.Backend) = (backend, backend);
+            }
             TorchRuntime.SetThreads(p.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
             string runDir = p.GetValue(output)!;

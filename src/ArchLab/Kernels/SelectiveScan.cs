@@ -4,15 +4,6 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Kernels;
 
-/// <summary>Which implementation runs the selective scan.</summary>
-public enum SelectiveScanBackend
-{
-    /// <summary>The fused CPU kernel for contiguous-able float32/float64 CPU tensors; the reference for anything else.</summary>
-    Auto,
-    /// <summary>The tensor-op loop (<see cref="SelectiveScanReference"/>) always.</summary>
-    Reference,
-}
-
 /// <summary>
 /// The selective scan shared by every backend (Mamba v1, Gu &amp; Dao 2023, eq. 2a–2b with ZOH Ā and Euler B̄):
 /// <code>
@@ -21,31 +12,27 @@ public enum SelectiveScanBackend
 /// </code>
 /// Shapes: x, Δ [B,T,E] (x after conv+SiLU, Δ after softplus), A [E,N], B, C [B,T,N], h0 [B,E,N] or null (zeros).
 /// Returns y [B,T,E] and the final state h_T [B,E,N]; differentiable in every input.
+/// <para>What stays outside the kernel (tensor ops in <see cref="Mixers.Mamba"/>): Δ = softplus(dt_proj(δ)) with its bias,
+/// the D skip and the SiLU(z) gate. The official CUDA kernel fuses them; here they are elementwise passes over [B,T,E],
+/// a few percent of a training step (see experiments/scan-kernels), and keeping them out keeps one small signature that
+/// every backend implements.</para>
 /// </summary>
 public static class SelectiveScan
 {
-    /// <summary>Process-wide backend; initial value from ARCHLAB_SCAN_BACKEND (auto | reference), default auto.</summary>
-    public static SelectiveScanBackend Backend { get; set; } =
-        Environment.GetEnvironmentVariable("ARCHLAB_SCAN_BACKEND")?.Trim().ToLowerInvariant() switch
-        {
-            "reference" => SelectiveScanBackend.Reference,
-            _ => SelectiveScanBackend.Auto,
-        };
-
-    public static SelectiveScanBackend Parse(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "auto" or "cpu" => SelectiveScanBackend.Auto,
-        "reference" or "ref" => SelectiveScanBackend.Reference,
-        _ => throw new ArgumentException($"unknown selective-scan backend '{name}' (auto | reference)"),
-    };
+    /// <summary>Process-wide backend; initial value from ARCHLAB_SCAN_BACKEND (auto | reference | cpu | ilgpu), default auto.</summary>
+    public static ScanBackend Backend { get; set; } = ScanBackends.FromEnvironment();
 
     public static (Tensor Y, Tensor Last) Forward(Tensor x, Tensor delta, Tensor a, Tensor bIn, Tensor cIn, Tensor? h0 = null) =>
         Forward(x, delta, a, bIn, cIn, h0, Backend);
 
     public static (Tensor Y, Tensor Last) Forward(Tensor x, Tensor delta, Tensor a, Tensor bIn, Tensor cIn, Tensor? h0,
-                                                 SelectiveScanBackend backend)
+                                                 ScanBackend backend)
     {
-        if (backend == SelectiveScanBackend.Auto && SelectiveScanCpu.Supports(x, delta, a, bIn, cIn, h0))
+        ScanBackends.EnsureAvailable(backend);
+        bool fusedRuns = SelectiveScanCpu.Supports(x, delta, a, bIn, cIn, h0);
+        if (backend == ScanBackend.Cpu && !fusedRuns)
+            throw new ArgumentException($"selective scan: the cpu backend needs float32 or float64 CPU tensors, got {x.dtype} on {x.device}");
+        if (backend != ScanBackend.Reference && fusedRuns)
             return SelectiveScanCpu.Forward(x, delta, a, bIn, cIn, h0);
         return SelectiveScanReference.Forward(x, delta, a, bIn, cIn, h0);
     }

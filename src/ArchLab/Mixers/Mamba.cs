@@ -78,7 +78,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
     }
 
     /// <summary>This layer's scan backend; null (the default) follows <see cref="SelectiveScan.Backend"/>.</summary>
-    public SelectiveScanBackend? ScanBackend { get; set; }
+    public ScanBackend? ScanBackend { get; set; }
 
     public int InnerDim => inner;
     public int StateSize => stateSize;
@@ -156,7 +156,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
 
     /// <summary>
     /// The selective scan over a chunk through <see cref="SelectiveScan"/> (the fused CPU kernel by default, the tensor-op
-    /// loop with <see cref="SelectiveScanBackend.Reference"/>): y_t = h_t C_t, then the D skip y_t + D x_t.
+    /// loop with <see cref="ScanBackend.Reference"/>): y_t = h_t C_t, then the D skip y_t + D x_t.
     /// Returns y [B, T, E] and h after the last token [B, E, N].
     /// </summary>
     (Tensor Y, Tensor Last) Scan(Tensor xc, Tensor delta, Tensor bIn, Tensor cIn, Tensor h0)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ArchLab.Kernels;
 using ArchLab.Models;
 using ArchLab.Runtime;
 using TorchSharp;
@@ -10,41 +11,53 @@ namespace ArchLab.Studies;
 public sealed record ThroughputRow(string Precision, double TokensPerSecond, double SecondsPerStep, int Steps);
 
 /// <summary>
-/// Training tokens/s (forward, backward, AdamW step) of one model in float32 and with bf16 matmuls, measured side by
-/// side: the precisions alternate in short rounds within one process, so machine noise hits both alike.
+/// Training tokens/s (forward, backward, AdamW step) of one model in float32 and with bf16 matmuls, and optionally with
+/// several scan backends, measured side by side: the variants alternate in short rounds within one process, so machine
+/// noise hits all alike.
 /// </summary>
 public static class TrainingThroughput
 {
+    /// <param name="scanBackends">Scan backends to compare (Mamba's selective scan and RWKV-4's WKV, set process-wide
+    /// for each step); null: the current setting only. Every precision runs with every backend, alternating in rounds.</param>
     public static IReadOnlyList<ThroughputRow> Measure(ModelConfig config, int batchSize, int seqLen, int rounds = 3, int stepsPerRound = 5,
-                                                       bool includeBf16 = true)
+                                                       bool includeBf16 = true, IReadOnlyList<ScanBackend>? scanBackends = null)
     {
         bool[] precisions = includeBf16 ? [false, true] : [false];
+        var backends = scanBackends is { Count: > 0 } ? scanBackends.Select(b => (ScanBackend?)b).ToList() : [null];
+        var variants = precisions.SelectMany(bf16 => backends.Select(backend => (Bf16: bf16, Backend: backend))).ToList();
         torch.manual_seed(0);
         using var model = new LanguageModel(config);
         using var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
-        var seconds = new Dictionary<bool, double> { [false] = 0, [true] = 0 };
+        var seconds = variants.ToDictionary(v => v, _ => 0.0);
         var x = randint(0, config.VocabSize, [batchSize, seqLen]);
         var y = randint(0, config.VocabSize, [batchSize, seqLen]);
 
-        void Step(bool bf16)
+        void Step((bool Bf16, ScanBackend? Backend) variant)
         {
-            using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            using (Autocast.Bf16(bf16))
-                nn.functional.cross_entropy(model.forward(x).flatten(0, 1), y.flatten()).backward();
-            optimizer.step();
+            var (selective, wkv) = (SelectiveScan.Backend, Wkv4.Backend);
+            if (variant.Backend is { } backend) (SelectiveScan.Backend, Wkv4.Backend) = (backend, backend);
+            try
+            {
+                using var scope = NewDisposeScope();
+                optimizer.zero_grad();
+                using (Autocast.Bf16(variant.Bf16))
+                    nn.functional.cross_entropy(model.forward(x).flatten(0, 1), y.flatten()).backward();
+                optimizer.step();
+            }
+            finally { (SelectiveScan.Backend, Wkv4.Backend) = (selective, wkv); }
         }
 
-        foreach (bool bf16 in precisions) Step(bf16); // warm-up: allocator, kernels
+        foreach (var v in variants) Step(v); // warm-up: allocator, kernels
         for (int round = 0; round < rounds; round++)
-            foreach (bool bf16 in precisions)
+            foreach (var v in variants)
             {
                 var clock = Stopwatch.StartNew();
-                for (int i = 0; i < stepsPerRound; i++) Step(bf16);
-                seconds[bf16] += clock.Elapsed.TotalSeconds;
+                for (int i = 0; i < stepsPerRound; i++) Step(v);
+                seconds[v] += clock.Elapsed.TotalSeconds;
             }
         int steps = rounds * stepsPerRound;
-        return [.. precisions.Select(bf16 => new ThroughputRow(
-            bf16 ? "bf16 matmuls" : "float32", (double)steps * batchSize * seqLen / seconds[bf16], seconds[bf16] / steps, steps))];
+        return [.. variants.Select(v => new ThroughputRow(
+            (v.Bf16 ? "bf16 matmuls" : "float32") + (v.Backend is { } b ? $", scan {b.Name()}" : ""),
+            (double)steps * batchSize * seqLen / seconds[v], seconds[v] / steps, steps))];
     }
 }

@@ -30,7 +30,7 @@ public class SelectiveScanTests
     }
 
     /// <summary>y, h_T and the gradients of a random weighted sum of both with respect to every input.</summary>
-    static (Tensor Y, Tensor Last, Tensor[] Grads) Run(Tensor[] inputs, SelectiveScanBackend backend)
+    static (Tensor Y, Tensor Last, Tensor[] Grads) Run(Tensor[] inputs, ScanBackend backend)
     {
         foreach (var t in inputs) t.grad?.zero_();
         var (y, last) = SelectiveScan.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4],
@@ -58,8 +58,8 @@ public class SelectiveScanTests
         using var scope = NewDisposeScope();
         var inputs = Inputs(dtype, withH0, state);
         Assert.True(SelectiveScanCpu.Supports(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], withH0 ? inputs[5] : null));
-        var reference = Run(inputs, SelectiveScanBackend.Reference);
-        var fused = Run(inputs, SelectiveScanBackend.Auto);
+        var reference = Run(inputs, ScanBackend.Reference);
+        var fused = Run(inputs, ScanBackend.Auto);
         TensorAssert.Close(reference.Y, fused.Y, atol, "y");
         TensorAssert.Close(reference.Last, fused.Last, atol, "h_T");
         Assert.Equal(inputs.Length, fused.Grads.Length);
@@ -84,8 +84,8 @@ public class SelectiveScanTests
         var bc = randn(Batch, Time, 2 * State + 1, dtype: ScalarType.Float64);
         var (b, c) = (bc.narrow(-1, 1, State), bc.narrow(-1, 1 + State, State));
         var h0 = randn(Batch, Inner, State, dtype: ScalarType.Float64);
-        var (yr, lr) = SelectiveScan.Forward(x, delta, a, b, c, h0, SelectiveScanBackend.Reference);
-        var (yf, lf) = SelectiveScan.Forward(x, delta, a, b, c, h0, SelectiveScanBackend.Auto);
+        var (yr, lr) = SelectiveScan.Forward(x, delta, a, b, c, h0, ScanBackend.Reference);
+        var (yf, lf) = SelectiveScan.Forward(x, delta, a, b, c, h0, ScanBackend.Auto);
         TensorAssert.Close(yr, yf, 1e-10, "y");
         TensorAssert.Close(lr, lf, 1e-10, "h_T");
     }
@@ -93,8 +93,8 @@ public class SelectiveScanTests
     [Fact]
     public void BackendParses()
     {
-        Assert.Equal(SelectiveScanBackend.Auto, SelectiveScan.Parse("auto"));
-        Assert.Equal(SelectiveScanBackend.Reference, SelectiveScan.Parse("Reference"));
-        Assert.Throws<ArgumentException>(() => SelectiveScan.Parse("cuda-magic"));
+        Assert.Equal(ScanBackend.Auto, ScanBackends.Parse("auto"));
+        Assert.Equal(ScanBackend.Reference, ScanBackends.Parse("Reference"));
+        Assert.Throws<ArgumentException>(() => ScanBackends.Parse("cuda-magic"));
     }
 }

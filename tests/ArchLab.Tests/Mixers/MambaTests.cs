@@ -15,7 +15,10 @@ public class MambaTests
     static readonly ModelConfig Small = new() { Arch = "mamba", Dim = 16, Layers = 2, DState = 5, DConv = 4, Expand = 2, DtRank = 3 };
 
     /// <summary>A mixer with its official init, then perturbed so Δ, B, C are O(1) and the state carries context.</summary>
-    static Mamba Build(ModelConfig config, ScalarType dtype, long seed = 1)
+    /// <summary>The scan backend every mixer of these tests runs (the derived class runs them all again on the reference).</summary>
+    protected virtual ScanBackend Backend => ScanBackend.Cpu;
+
+    Mamba Build(ModelConfig config, ScalarType dtype, long seed = 1)
     {
         manual_seed(seed);
         var mixer = new Mamba(config);
@@ -23,6 +26,7 @@ public class MambaTests
             foreach (var (name, p) in mixer.named_parameters())
                 p.add_(randn(p.shape) * (name.StartsWith("x_proj") ? 0.3 : 0.1));
         mixer.to(dtype);
+        mixer.ScanBackend = Backend;
         return mixer;
     }
 
@@ -165,7 +169,7 @@ public class MambaTests
         var weights = randn(Batch, Time, Small.Dim, dtype: dtype);
         var initial = RandomState(mixer, dtype);
 
-        (Tensor Y, Tensor Ssm, Dictionary<string, Tensor> Grads) Run(SelectiveScanBackend? backend)
+        (Tensor Y, Tensor Ssm, Dictionary<string, Tensor> Grads) Run(ScanBackend? backend)
         {
             mixer.ScanBackend = backend;
             mixer.zero_grad();
@@ -178,7 +182,7 @@ public class MambaTests
         }
 
         var fused = Run(null);
-        var reference = Run(SelectiveScanBackend.Reference);
+        var reference = Run(ScanBackend.Reference);
         mixer.ScanBackend = null;
         TensorAssert.Close(reference.Y, fused.Y, atol, "output");
         TensorAssert.Close(reference.Ssm, fused.Ssm, atol, "final ssm state");
@@ -237,4 +241,10 @@ public class MambaTests
         Assert.Equal(Small, ModelConfig.FromJson(json));
         Assert.DoesNotContain("d_state", new ModelConfig().ToJson());
     }
+}
+
+/// <summary>Every Mamba mixer test again with the reference scan (the base class runs the fused CPU kernel).</summary>
+public sealed class MambaReferenceScanTests : MambaTests
+{
+    protected override ScanBackend Backend => ScanBackend.Reference;
 }

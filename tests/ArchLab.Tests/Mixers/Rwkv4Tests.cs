@@ -1,4 +1,5 @@
 using ArchLab.Inference;
+using ArchLab.Kernels;
 using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Tests.TestSupport;
@@ -32,7 +33,15 @@ public class Rwkv4Tests
         return module;
     }
 
-    static Rwkv4TimeMix TimeMix(int seed = 1) => Randomised(new Rwkv4TimeMix(Config, 0.02), seed);
+    /// <summary>The WKV backend every time-mixing layer of these tests runs (the derived class runs them all again on the other).</summary>
+    protected virtual ScanBackend Backend => ScanBackend.Reference;
+
+    Rwkv4TimeMix TimeMix(int seed = 1)
+    {
+        var mixer = Randomised(new Rwkv4TimeMix(Config, 0.02), seed);
+        mixer.WkvBackend = Backend;
+        return mixer;
+    }
     static Rwkv4ChannelMix ChannelMix(int seed = 2) => Randomised(new Rwkv4ChannelMix(Config.Dim, Config.FfnHiddenSize, 0.02), seed);
 
     static Tensor Input(long time = Time, int seed = 3)
@@ -99,7 +108,7 @@ public class Rwkv4Tests
 
     public static TheoryData<string, bool> Cases => new() { { "time", false }, { "time", true }, { "channel", false }, { "channel", true } };
 
-    static IMixer Make(string which) => which == "time" ? TimeMix() : ChannelMix();
+    IMixer Make(string which) => which == "time" ? TimeMix() : ChannelMix();
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -307,7 +316,7 @@ public class Rwkv4Tests
     public void ModelModesAgreeInFloat64()
     {
         using var scope = NewDisposeScope();
-        var model = Randomised(new LanguageModel(Config), 7);
+        var model = Randomised(new LanguageModel(Config), 7).WithScanBackend(Backend);
         torch.manual_seed(8);
         var ids = randint(0, Config.VocabSize, [Batch, 37]);
         var parallel = LogitsRunner.Run(model, ids, DecodeMode.Parallel);
@@ -365,4 +374,10 @@ public class Rwkv4Tests
         Assert.Throws<ArgumentException>(() => time.Forward(Input(), wrong, true));
         Assert.Throws<ArgumentException>(() => time.Step(Input().select(1, 0), wrong));
     }
+}
+
+/// <summary>Every RWKV-4 mixer test again, with the fused CPU WKV kernel (the base class runs the tensor-op reference).</summary>
+public sealed class Rwkv4FusedKernelTests : Rwkv4Tests
+{
+    protected override ScanBackend Backend => ScanBackend.Cpu;
 }

@@ -1,5 +1,6 @@
 using ArchLab.Checkpoints;
 using ArchLab.Inference;
+using ArchLab.Kernels;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,32 +22,36 @@ public class MambaGoldenTests
     static readonly GoldenCase Case = new("mamba", "case1_d48_state8_expand2_tied");
 
     [Theory]
-    [InlineData("parallel", "logits_parallel", DecodeMode.Parallel)]
-    [InlineData("recurrent", "logits_recurrent", DecodeMode.Recurrent)]
-    [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep)]
-    public void MatchesOfficialLogits(string _, string key, DecodeMode mode)
+    [InlineData("parallel", "logits_parallel", DecodeMode.Parallel, ScanBackend.Reference)]
+    [InlineData("parallel", "logits_parallel", DecodeMode.Parallel, ScanBackend.Cpu)]
+    [InlineData("recurrent", "logits_recurrent", DecodeMode.Recurrent, ScanBackend.Cpu)]
+    [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep, ScanBackend.Reference)]
+    [InlineData("prefill_step", "logits_prefill_step", DecodeMode.PrefillStep, ScanBackend.Cpu)]
+    public void MatchesOfficialLogits(string _, string key, DecodeMode mode, ScanBackend backend)
     {
         using var io = Case.ReadIo();
         var ids = io["input_ids"];
 
-        using var model32 = ModelLoader.Load(Case.Dir);
+        using var model32 = ModelLoader.Load(Case.Dir).WithScanBackend(backend);
         Assert.Equal("mamba", model32.Config.Arch);
         Assert.Equal(104, model32.Config.VocabSize); // 97 padded to a multiple of 8
         using var logits32 = LogitsRunner.Run(model32, ids, mode, prefill: 16);
         Assert.Equal(ScalarType.Float32, logits32.dtype);
         TensorAssert.Close(io[key], logits32, 1e-5, $"{key} float32");
 
-        using var model64 = ModelLoader.Load(Case.Dir, "mamba");
+        using var model64 = ModelLoader.Load(Case.Dir, "mamba").WithScanBackend(backend);
         model64.to(ScalarType.Float64);
         using var logits64 = LogitsRunner.Run(model64, ids, mode, prefill: 16);
         TensorAssert.Close(io[key + "_f64"], logits64, Float64Tolerance, $"{key} float64");
     }
 
-    [Fact]
-    public void ChunkedDecodingMatchesOfficialParallelLogits()
+    [Theory]
+    [InlineData(ScanBackend.Reference)]
+    [InlineData(ScanBackend.Cpu)]
+    public void ChunkedDecodingMatchesOfficialParallelLogits(ScanBackend backend)
     {
         using var io = Case.ReadIo();
-        using var model = ModelLoader.Load(Case.Dir);
+        using var model = ModelLoader.Load(Case.Dir).WithScanBackend(backend);
         model.to(ScalarType.Float64);
         foreach (int chunk in new[] { 5, 8 })
         {

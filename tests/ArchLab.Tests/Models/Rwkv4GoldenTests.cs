@@ -1,5 +1,6 @@
 using ArchLab.Checkpoints;
 using ArchLab.Inference;
+using ArchLab.Kernels;
 using ArchLab.Models;
 using System.Text.Json.Nodes;
 using ArchLab.Tests.TestSupport;
@@ -17,14 +18,17 @@ public class Rwkv4GoldenTests
     static readonly GoldenCase Case = new("rwkv4", "case1_d32_L2_ffn128");
 
     [Theory]
-    [InlineData("logits_parallel", DecodeMode.Parallel)]
-    [InlineData("logits_recurrent", DecodeMode.Recurrent)]
-    [InlineData("logits_recurrent", DecodeMode.PrefillStep)]
-    [InlineData("logits_recurrent", DecodeMode.Chunked)]
-    public void MatchesOfficialFloat32Logits(string key, DecodeMode mode)
+    [InlineData("logits_parallel", DecodeMode.Parallel, ScanBackend.Reference)]
+    [InlineData("logits_parallel", DecodeMode.Parallel, ScanBackend.Cpu)]
+    [InlineData("logits_recurrent", DecodeMode.Recurrent, ScanBackend.Cpu)]
+    [InlineData("logits_recurrent", DecodeMode.PrefillStep, ScanBackend.Reference)]
+    [InlineData("logits_recurrent", DecodeMode.PrefillStep, ScanBackend.Cpu)]
+    [InlineData("logits_recurrent", DecodeMode.Chunked, ScanBackend.Reference)]
+    [InlineData("logits_recurrent", DecodeMode.Chunked, ScanBackend.Cpu)]
+    public void MatchesOfficialFloat32Logits(string key, DecodeMode mode, ScanBackend backend)
     {
         using var io = Case.ReadIo();
-        using var model = ModelLoader.Load(Case.Dir);
+        using var model = ModelLoader.Load(Case.Dir).WithScanBackend(backend);
         Assert.Equal("rwkv4", model.Config.Arch);
         using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
         Assert.Equal(ScalarType.Float32, logits.dtype);
@@ -32,14 +36,17 @@ public class Rwkv4GoldenTests
     }
 
     [Theory]
-    [InlineData(DecodeMode.Recurrent)]
-    [InlineData(DecodeMode.Parallel)]
-    [InlineData(DecodeMode.PrefillStep)]
-    [InlineData(DecodeMode.Chunked)]
-    public void MatchesOfficialFloat64Logits(DecodeMode mode)
+    [InlineData(DecodeMode.Recurrent, ScanBackend.Cpu)]
+    [InlineData(DecodeMode.Parallel, ScanBackend.Reference)]
+    [InlineData(DecodeMode.Parallel, ScanBackend.Cpu)]
+    [InlineData(DecodeMode.PrefillStep, ScanBackend.Reference)]
+    [InlineData(DecodeMode.PrefillStep, ScanBackend.Cpu)]
+    [InlineData(DecodeMode.Chunked, ScanBackend.Reference)]
+    [InlineData(DecodeMode.Chunked, ScanBackend.Cpu)]
+    public void MatchesOfficialFloat64Logits(DecodeMode mode, ScanBackend backend)
     {
         using var io = Case.ReadIo();
-        using var model = ModelLoader.Load(Case.Dir, "rwkv4");
+        using var model = ModelLoader.Load(Case.Dir, "rwkv4").WithScanBackend(backend);
         model.to(ScalarType.Float64);
         using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
         TensorAssert.Close(io["logits_recurrent_f64"], logits, 1e-9, $"logits_recurrent_f64 ({mode}) float64");

@@ -1,6 +1,4 @@
-using System.Collections;
 using ArchLab.Notebooks.Display;
-using Plotly.NET;
 
 namespace ArchLab.Notebooks;
 

@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Text.Json.Nodes;
 using ArchLab.Notebooks.Display;
 using Plotly.NET;
 using TorchSharp;

@@ -13,7 +13,10 @@ public class NotebookRunTests
             "md:# A test",
             "#!csharp\n#!time\nConsole.WriteLine($\"quick={Quick}\");\nvar rows = new[] { new { Arch = \"mamba\", Loss = 2.5 } };",
             "display(rows);\nvar chart = LineChart.Create(\"t\", \"x\", \"y\", [new Series(\"s\", [1.0, 2.0], [3.0, 4.0])]);\ndisplay(chart);",
-            "1 + 2");
+            "1 + 2",
+            "#r \"lib/xunit.assert.dll\"\nXunit.Assert.Equal(3, 1 + 2);");
+        Directory.CreateDirectory(Path.Combine(nb.Dir, "lib")); // #r "path" is relative to the notebook
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "xunit.assert.dll"), Path.Combine(nb.Dir, "lib", "xunit.assert.dll"));
         var (code, stdout, stderr) = ArchLabCli.Run("notebook", "run", nb.Path, "--quick");
         Assert.True(code == 0, stdout + stderr);
 
@@ -28,6 +31,7 @@ public class NotebookRunTests
         Assert.True(File.Exists(Path.Combine(nb.Dir, "test_files", "cell02-chart1.html")));
         Assert.Equal("3", TestNotebook.Text(written, 3, "text/plain"));
         Assert.Equal(3, written["cells"]![3]!["execution_count"]!.GetValue<int>());
+        Assert.Equal(4, written["cells"]![4]!["execution_count"]!.GetValue<int>());
     }
 
     [Fact]

@@ -11,19 +11,23 @@ public static class ArchLabCli
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(DllPath);
+        // Same mitigation as ./archlab for TorchSharp 0.107's Scalar lifetime race (see README "Platform").
+        if (Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is null) info.Environment["DOTNET_GCgen0size"] = "0x20000000";
         foreach (var a in args) info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }
 
-    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => Run(TimeSpan.FromMinutes(5), args);
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args)
     {
         using var process = Start(args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"archlab {string.Join(' ', args)} did not finish in 5 minutes");
+            throw new TimeoutException($"archlab {string.Join(' ', args)} did not finish in {limit.TotalMinutes} minutes");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }

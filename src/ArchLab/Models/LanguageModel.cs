@@ -14,6 +14,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
 {
     public readonly Embedding embed;
     public readonly nn.Module<Tensor, Tensor>? embed_norm; // only with ModelConfig.EmbeddingNorm
+    public readonly Embedding? pos_embed; // only with ModelConfig.PositionEmbedding: [context_length, dim]
     public readonly ModuleList<Block> blocks;
     public readonly nn.Module<Tensor, Tensor> norm;
     public readonly Projection? head; // null when tied to the embedding
@@ -25,6 +26,11 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         Config = config.Validate();
         embed = nn.Embedding(config.VocabSize, config.Dim);
         nn.init.normal_(embed.weight!, 0.0, 0.02);
+        if (config.PositionEmbedding)
+        {
+            pos_embed = nn.Embedding(config.ContextLength, config.Dim);
+            nn.init.normal_(pos_embed.weight!, 0.0, 0.02);
+        }
         if (config.EmbeddingNorm) embed_norm = Norms.Create(config.NormOf(0), config.Dim, config.NormEps);
         blocks = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
         norm = Norms.Create(config.Norm ?? MixerRegistry.Spec(config.Arch).DefaultNorm, config.Dim, config.NormEps);
@@ -42,7 +48,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor ids, ModelState? state)
     {
         using var scope = NewDisposeScope();
-        var h = Embed(ids);
+        var h = Embed(ids, state?.Position ?? 0);
         for (int i = 0; i < blocks.Count; i++)
         {
             var (output, final) = blocks[i].Forward(h, state?.Layers[i], returnFinal: state is not null);
@@ -56,7 +62,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Step(Tensor ids, ModelState state)
     {
         using var scope = NewDisposeScope();
-        var h = Embed(ids);
+        var h = Embed(ids, state.Position);
         for (int i = 0; i < blocks.Count; i++)
             h = blocks[i].Step(h, state.Layers[i] ?? throw new InvalidOperationException($"layer {i} has no state: allocate it first"));
         return Head(norm.call(h)).MoveToOuterDisposeScope();
@@ -77,14 +83,28 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public long StateBytes(long batch, long length) =>
         blocks.Sum(b => b.StateBytes(batch, length, embed.weight!.dtype));
 
-    Tensor Embed(Tensor ids) => embed_norm is null ? embed.call(ids) : embed_norm.call(embed.call(ids));
+    /// <summary>Token embedding of ids [batch, time] or [batch] at positions from <paramref name="start"/>, plus the learned
+    /// position embedding where the config has one (then a position past the context length is an error).</summary>
+    Tensor Embed(Tensor ids, long start)
+    {
+        var h = embed.call(ids);
+        if (pos_embed is not null)
+        {
+            long length = ids.dim() == 2 ? ids.shape[1] : 1;
+            if (start + length > Config.ContextLength)
+                throw new ArgumentException($"position {start + length - 1} is past the learned position embeddings (context_length {Config.ContextLength})");
+            var positions = pos_embed.call(arange(start, start + length, dtype: ScalarType.Int64, device: ids.device));
+            h = ids.dim() == 2 ? h + positions : h + positions[0];
+        }
+        return embed_norm is null ? h : embed_norm.call(h);
+    }
 
     Tensor Head(Tensor h) => head is null ? Runtime.Autocast.Linear(h, embed.weight!) : head.call(h);
 
     // ---- accounting -------------------------------------------------------------------------------------------
 
-    /// <summary>Parameters of the input embedding table.</summary>
-    public long EmbeddingParameters => embed.weight!.NumberOfElements;
+    /// <summary>Parameters of the input embedding tables (tokens, and learned positions where the config has them).</summary>
+    public long EmbeddingParameters => embed.weight!.NumberOfElements + (pos_embed?.weight!.NumberOfElements ?? 0);
 
     /// <summary>Parameters of an untied output head (0 when tied).</summary>
     public long HeadParameters => head?.weight.NumberOfElements ?? 0;

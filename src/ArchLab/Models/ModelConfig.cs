@@ -42,6 +42,9 @@ public sealed record ModelConfig
     public int? DimAtt { get; init; }
     /// <summary>A norm right after the token embedding (RWKV's ln0); its kind is the first layer's norm.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool EmbeddingNorm { get; init; }
+    /// <summary>Learned absolute position embeddings (GPT-2 style, one per position up to <see cref="ContextLength"/>) added to
+    /// the token embedding; off by default (LLaMA uses rotary positions only). Zoology's MQAR attention baseline has them.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool PositionEmbedding { get; init; }
     /// <summary>Mamba: SSM state size N per channel (null: 16).</summary>
     public int? DState { get; init; }
     /// <summary>Mamba: kernel width of the depthwise causal conv (null: 4).</summary>

@@ -17,6 +17,8 @@ public sealed record RecallStudyOptions
     public int HeadDim { get; init; } = 64;
     public string HybridMixer { get; init; } = "mamba";
     public bool TiedEmbeddings { get; init; } = true;
+    /// <summary>Learned absolute position embeddings in every model (as Zoology's baselines have).</summary>
+    public bool PositionEmbedding { get; init; }
     /// <summary>MLP of every block: "none" (Zoology's MQAR runs) or null for each architecture's own.</summary>
     public string? Mlp { get; init; } = "none";
     /// <summary>MQAR: random ids between the queries (Zoology's random_non_queries; its figure-2 runs turn it off).</summary>
@@ -50,7 +52,7 @@ public static class RecallStudy
             throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
         foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
         foreach (string arch in o.Archs) foreach (int width in o.Widths)
-            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
+            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding);
     }
 
     /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
@@ -68,7 +70,7 @@ public static class RecallStudy
                 foreach (string arch in o.Archs)
                     foreach (int width in o.Widths)
                     {
-                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp);
+                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding);
                         torch.manual_seed(o.Train.Seed);
                         using var model = new LanguageModel(config);
                         long parameters = model.TotalParameters;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using ArchLab.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -161,38 +160,8 @@ public static class ScanThroughput
         return 2.0 * n * n * n / best / 1e9;
     }
 
-    /// <summary>
-    /// How much the process's peak resident memory (VmHWM) rose above its resident memory (VmRSS) while running
-    /// <paramref name="action"/>, in MiB: glibc's free memory is returned first (malloc_trim) and the peak is reset
-    /// (/proc/self/clear_refs 5). NaN where /proc cannot do that. It counts pages touched, so memory reused from the
-    /// allocator's free lists is missed: a lower bound on what the action allocated.
-    /// </summary>
-    public static double PeakRssGrowthMiB(Action action)
-    {
-        try
-        {
-            GC.Collect();
-            MallocTrim(0);
-            File.WriteAllText("/proc/self/clear_refs", "5");
-            double before = StatusKiB("VmRSS");
-            action();
-            return (StatusKiB("VmHWM") - before) / 1024;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
-        {
-            action();
-            return double.NaN;
-        }
-    }
-
-    static double StatusKiB(string field)
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith(field + ":"))
-                return double.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0]);
-        throw new IOException($"/proc/self/status has no {field}");
-    }
-
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    static extern int MallocTrim(nuint pad);
+    /// <summary>How much the process's peak resident memory (VmHWM) rose above its resident memory while running
+    /// <paramref name="action"/>, in MiB; NaN where /proc cannot reset the peak (see <see cref="ProcessMemory.PeakGrowthBytes"/>).</summary>
+    public static double PeakRssGrowthMiB(Action action) =>
+        ProcessMemory.PeakGrowthBytes(action) is long bytes ? bytes / (1024.0 * 1024.0) : double.NaN;
 }

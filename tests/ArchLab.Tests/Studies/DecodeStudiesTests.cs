@@ -73,6 +73,15 @@ public class DecodeStudiesTests
     }
 
     [Fact]
+    public void PeakGrowthCountsWhatTheActionTouched()
+    {
+        if (!File.Exists("/proc/self/clear_refs")) return;
+        long? growth = ProcessMemory.PeakGrowthBytes(() => { using var big = ones(64L << 20, dtype: ScalarType.Int8); });
+        Assert.NotNull(growth);
+        Assert.True(growth >= 60L << 20, $"peak grew by {growth} bytes while 64 MiB were touched");
+    }
+
+    [Fact]
     public void DecodeCostCountsTheKvCacheOnlyForAttention()
     {
         torch.manual_seed(1);

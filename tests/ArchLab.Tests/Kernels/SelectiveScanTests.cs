@@ -14,20 +14,8 @@ public class SelectiveScanTests
     const int Batch = 2, Time = 37, Inner = 6;
 
     /// <summary>Leaf inputs x, Δ (softplus, positive), A (negative), B, C, h0 — with the scan's real value ranges.</summary>
-    static Tensor[] Inputs(ScalarType dtype, bool withH0, int State = 4, long seed = 7)
-    {
-        manual_seed(seed);
-        var list = new List<Tensor>
-        {
-            randn(Batch, Time, Inner, dtype: dtype),
-            nn.functional.softplus(randn(Batch, Time, Inner, dtype: dtype)),
-            -exp(0.5 * randn(Inner, State, dtype: dtype)),
-            randn(Batch, Time, State, dtype: dtype),
-            randn(Batch, Time, State, dtype: dtype),
-        };
-        if (withH0) list.Add(0.5 * randn(Batch, Inner, State, dtype: dtype));
-        return list.Select(t => t.detach().requires_grad_(true)).ToArray();
-    }
+    static Tensor[] Inputs(ScalarType dtype, bool withH0, int State = 4, long seed = 7) =>
+        SelectiveScanInputs.Random(dtype, withH0, Batch, Time, Inner, State, seed);
 
     /// <summary>y, h_T and the gradients of a random weighted sum of both with respect to every input.</summary>
     static (Tensor Y, Tensor Last, Tensor[] Grads) Run(Tensor[] inputs, ScanBackend backend)

@@ -12,20 +12,8 @@ public class IlgpuSelectiveScanTests
 {
     static readonly string[] Names = ["x", "delta", "A", "B", "C", "h0"];
 
-    static Tensor[] Inputs(ScalarType dtype, bool withH0, int batch, int time, int inner, int state, long seed)
-    {
-        manual_seed(seed);
-        var list = new List<Tensor>
-        {
-            randn(batch, time, inner, dtype: dtype),
-            nn.functional.softplus(randn(batch, time, inner, dtype: dtype)),
-            -exp(0.5 * randn(inner, state, dtype: dtype)),
-            randn(batch, time, state, dtype: dtype),
-            randn(batch, time, state, dtype: dtype),
-        };
-        if (withH0) list.Add(0.5 * randn(batch, inner, state, dtype: dtype));
-        return list.Select(t => t.detach().requires_grad_(true)).ToArray();
-    }
+    static Tensor[] Inputs(ScalarType dtype, bool withH0, int batch, int time, int inner, int state, long seed) =>
+        SelectiveScanInputs.Random(dtype, withH0, batch, time, inner, state, seed);
 
     /// <summary>y, h_T and the gradients of Σ y·wy + Σ h_T·wh with respect to every input.</summary>
     static (Tensor Y, Tensor Last, Tensor[] Grads) Run(Tensor[] inputs, bool ilgpu)

@@ -59,7 +59,7 @@ public static class PtxCompiler
     {
         var (architecture, instructionSet) = Target(arch);
         using var context = Context.Create(builder => builder.CPU().EnableAlgorithms());
-        using var backend = new PTXBackend(context, architecture, instructionSet, null);
+        using var backend = new PTXBackend(context, architecture, instructionSet, null!); // no NVVM library: ILGPU emits PTX itself
         var kernels = new List<PtxKernel>();
         foreach (var (type, elementType) in new[] { (typeof(IlgpuScanKernels<float>), "f32"), (typeof(IlgpuScanKernels<double>), "f64") })
         {

@@ -58,6 +58,22 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         return Head(norm.call(h)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The final-normed hidden states [batch, time, dim] of a whole sequence from an empty state: <see cref="Forward"/>
+    /// without the head. With <see cref="Logits"/> on a subset of positions it gives the same logits there (used where
+    /// only a few positions are scored and the V·d head would dominate the cost).
+    /// </summary>
+    public Tensor HiddenStates(Tensor ids)
+    {
+        using var scope = NewDisposeScope();
+        var h = Embed(ids, 0);
+        foreach (var block in blocks) h = block.Forward(h, null, returnFinal: false).Output;
+        return norm.call(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The output head (tied or not) applied to final-normed hidden states [..., dim] → [..., vocab].</summary>
+    public Tensor Logits(Tensor normedHidden) => Head(normedHidden);
+
     /// <summary>One token per sequence: ids [batch] → logits [batch, vocab]; advances <paramref name="state"/>.</summary>
     public Tensor Step(Tensor ids, ModelState state)
     {

@@ -9,13 +9,16 @@ namespace ArchLab.Tests.Recall;
 public class RecallTrainerTests
 {
     [Theory]
-    [InlineData("transformer")]
-    [InlineData("rwkv4")]
-    [InlineData("hybrid")]
-    public void QueryLogitsEqualTheFullForwardAtTheScoredPositions(string arch)
+    [InlineData("transformer", false)]
+    [InlineData("transformer", true)]
+    [InlineData("rwkv4", false)]
+    [InlineData("hybrid", false)]
+    [InlineData("hybrid", true)]
+    public void QueryLogitsEqualTheFullForwardAtTheScoredPositions(string arch, bool positionEmbedding)
     {
         torch.manual_seed(1);
-        using var model = new LanguageModel(RecallModels.Create(arch, width: 32, layers: 2, vocabSize: 64, seqLen: 32, headDim: 16));
+        using var model = new LanguageModel(RecallModels.Create(arch, width: 32, layers: 2, vocabSize: 64, seqLen: 32, headDim: 16, positionEmbedding: positionEmbedding));
+        if (positionEmbedding) using (no_grad()) model.pos_embed!.weight!.normal_(0, 1); // large enough to matter if left out
         var data = RecallDataset.Create(new MqarTask(64, 32, 4), 3, 1, seed: 1);
         var (x, y) = RecallDataset.ToTensors(data.Train);
         using var _ = no_grad();

@@ -58,6 +58,26 @@ public class SelectiveScanTests
         }
     }
 
+    /// <summary>With one libtorch thread the kernel runs its tasks on the caller (no pool threads); same task split, so the
+    /// same bits as the parallel run, forward and backward.</summary>
+    [Fact]
+    public void OneThreadGivesTheSameBitsAsParallel()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs(ScalarType.Float32, true, 16);
+        var parallel = Run(inputs, ScanBackend.Cpu);
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var serial = Run(inputs, ScanBackend.Cpu);
+            TensorAssert.Close(parallel.Y, serial.Y, 0.0, "y");
+            TensorAssert.Close(parallel.Last, serial.Last, 0.0, "h_T");
+            for (int i = 0; i < inputs.Length; i++) TensorAssert.Close(parallel.Grads[i], serial.Grads[i], 0.0, "d" + Names[i]);
+        }
+        finally { set_num_threads(threads); }
+    }
+
     /// <summary>Non-contiguous views (as Mamba passes: a transposed x, narrowed B and C) and no_grad inference.</summary>
     [Fact]
     public void NonContiguousInputsAndNoGrad()

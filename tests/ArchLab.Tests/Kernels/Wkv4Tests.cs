@@ -86,6 +86,24 @@ public class Wkv4Tests
         AssertSame(reference, fused, atol);
     }
 
+    /// <summary>With one libtorch thread the kernel runs its tasks on the caller (no pool threads); same task split, so the
+    /// same bits as the parallel run, forward and backward.</summary>
+    [Fact]
+    public void OneThreadGivesTheSameBitsAsParallel()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs(ScalarType.Float32, true, 150, 40);
+        var parallel = Run(inputs, s => Wkv4.Forward(inputs[0], inputs[1], inputs[2], inputs[3], s, ScanBackend.Cpu));
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var serial = Run(inputs, s => Wkv4.Forward(inputs[0], inputs[1], inputs[2], inputs[3], s, ScanBackend.Cpu));
+            AssertSame(parallel, serial, 0.0);
+        }
+        finally { set_num_threads(threads); }
+    }
+
     /// <summary>The blocked reference and the token-by-token reference (the official att_one arithmetic) agree, and the
     /// fused kernel with them, also with keys so large that e^k overflows (the stable form must not).</summary>
     [Theory]

@@ -105,11 +105,19 @@ static class KernelGrain
 
     public static int TasksFor(long items) => (int)Math.Max(1, Math.Min(items, (long)PerCore * Environment.ProcessorCount));
 
-    /// <summary>Parallel.For over the tasks, or a plain loop when there is one.</summary>
+    /// <summary>
+    /// The tasks on at most as many threads as libtorch may use (<c>--threads</c>; sweep workers use 1): a plain loop on
+    /// the caller when that is 1 or there is one task, else Parallel.For. The split into tasks does not depend on it, so
+    /// results are the same bit for bit. Staying on the caller also keeps pool threads from allocating (and so starting a
+    /// GC) while the training thread is inside a native call, the trigger of TorchSharp 0.107's Scalar lifetime race
+    /// (README "Platform"): RWKV-4 and Mamba sweep runs died of it, Transformer and RetNet runs (no kernels) never did.
+    /// </summary>
     public static void Run(int tasks, Action<int> body)
     {
-        if (tasks == 1) body(0);
-        else Parallel.For(0, tasks, body);
+        int threads = tasks == 1 ? 1 : torch.get_num_threads();
+        if (threads <= 1)
+            for (int task = 0; task < tasks; task++) body(task);
+        else Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 }
 

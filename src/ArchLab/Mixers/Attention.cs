@@ -12,7 +12,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
 {
     public readonly Projection wq, wk, wv, wo;
     readonly int heads, kvHeads, headDim;
-    readonly RotaryEmbedding rope;
+    readonly RotaryEmbedding? rope; // null with ModelConfig.NoRope
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
@@ -23,7 +23,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
         wk = new Projection(config.Dim, kvHeads * headDim);
         wv = new Projection(config.Dim, kvHeads * headDim);
         wo = new Projection(heads * headDim, config.Dim, initStd: outputInitStd);
-        rope = new RotaryEmbedding(headDim, config.RopeTheta);
+        rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta);
         RegisterComponents();
     }
 
@@ -35,8 +35,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
         long batch = x.shape[0], time = x.shape[1];
         long start = initial?.Position ?? 0;
 
-        var q = rope.Apply(wq.call(x).view(batch, time, heads, headDim), start).transpose(1, 2);
-        var k = rope.Apply(wk.call(x).view(batch, time, kvHeads, headDim), start).transpose(1, 2);
+        var q = Rotate(wq.call(x).view(batch, time, heads, headDim), start).transpose(1, 2);
+        var k = Rotate(wk.call(x).view(batch, time, kvHeads, headDim), start).transpose(1, 2);
         var v = wv.call(x).view(batch, time, kvHeads, headDim).transpose(1, 2);
 
         KvCache? cache = null;
@@ -71,6 +71,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
 
     /// <summary>q·kᵀ and softmax·v: 2·2·heads·headDim multiply-adds per visible key; causal average (T+1)/2 keys.</summary>
     public long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
+
+    Tensor Rotate(Tensor x, long start) => rope is null ? x : rope.Apply(x, start);
 
     /// <summary>Query i of a chunk starting at <paramref name="start"/> sees keys 0 … start+i (true = attend).</summary>
     static Tensor ChunkMask(long start, long time, Device device) =>

@@ -45,6 +45,9 @@ public sealed record ModelConfig
     /// <summary>Learned absolute position embeddings (GPT-2 style, one per position up to <see cref="ContextLength"/>) added to
     /// the token embedding; off by default (LLaMA uses rotary positions only). Zoology's MQAR attention baseline has them.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool PositionEmbedding { get; init; }
+    /// <summary>Attention without rotary positions (GPT-2 and Zoology's attention: positions only from
+    /// <see cref="PositionEmbedding"/>, or none at all, "NoPE"); off by default.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool NoRope { get; init; }
     /// <summary>Mamba: SSM state size N per channel (null: 16).</summary>
     public int? DState { get; init; }
     /// <summary>Mamba: kernel width of the depthwise causal conv (null: 4).</summary>

@@ -18,7 +18,7 @@ public static class RecallModels
     /// (<paramref name="mlp"/> "none"; null keeps each architecture's own MLP). Everything else is each architecture's default
     /// (norms, Mamba's expand 2 and state 16).
     /// </summary>
-    public static ModelConfig Create(string arch, int width, int layers, int vocabSize, int seqLen, int headDim = 32, string hybridMixer = "mamba", bool tiedEmbeddings = true, string? mlp = "none", bool positionEmbedding = false)
+    public static ModelConfig Create(string arch, int width, int layers, int vocabSize, int seqLen, int headDim = 32, string hybridMixer = "mamba", bool tiedEmbeddings = true, string? mlp = "none", bool positionEmbedding = false, bool noRope = false)
     {
         if (arch != Hybrid && !MixerRegistry.IsKnown(arch))
             throw new ArgumentException($"unknown architecture '{arch}' (known: {string.Join(", ", Names)})");
@@ -30,7 +30,7 @@ public static class RecallModels
         {
             return new ModelConfig
             {
-                Arch = main, VocabSize = vocabSize, Dim = width, Layers = layers, Heads = heads, ContextLength = seqLen, TiedEmbeddings = tiedEmbeddings, Mlp = mlp, PositionEmbedding = positionEmbedding,
+                Arch = main, VocabSize = vocabSize, Dim = width, Layers = layers, Heads = heads, ContextLength = seqLen, TiedEmbeddings = tiedEmbeddings, Mlp = mlp, PositionEmbedding = positionEmbedding, NoRope = noRope,
                 EmbeddingNorm = MixerRegistry.Spec(main).EmbeddingNorm,
                 LayerPattern = arch == Hybrid ? Enumerable.Range(0, layers).Select(i => i % 2 == 0 ? hybridMixer : "transformer").ToArray() : null,
             }.Validate();

@@ -65,7 +65,7 @@ public static class RecallReport
         text.AppendLine($"# Synthetic recall: {o.Task}").AppendLine();
         text.AppendLine("Made by").AppendLine().AppendLine("```").AppendLine(command).AppendLine("```").AppendLine();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Set-up: vocabulary {o.VocabSize}, {o.Layers} layers, head dim {o.HeadDim}, hybrid = {o.HybridMixer} on even layers and attention on odd ones; head {(o.TiedEmbeddings ? "tied to the embedding" : "untied")}; MLP {o.Mlp ?? "each architecture's own"}; random ids between queries {(o.RandomFill ? "on" : "off")}; learned position embeddings {(o.PositionEmbedding ? "on" : "off")}; initialisation {o.Init} ({(o.Init == "torch" ? "PyTorch module defaults, as Zoology" : "N(0, 0.02)")}); " +
+            $"Set-up: vocabulary {o.VocabSize}, {o.Layers} layers, head dim {o.HeadDim}, hybrid = {o.HybridMixer} on even layers and attention on odd ones; head {(o.TiedEmbeddings ? "tied to the embedding" : "untied")}; MLP {o.Mlp ?? "each architecture's own"}; random ids between queries {(o.RandomFill ? "on" : "off")}; learned position embeddings {(o.PositionEmbedding ? "on" : "off")}; rotary positions in attention {(o.NoRope ? "off" : "on")}; " +
             $"{rows.FirstOrDefault()?.TrainExamples ?? o.TrainExamples} training and {o.ValidationExamples} held-out validation examples (disjoint seed streams; " +
             $"{rows.FirstOrDefault()?.DroppedFromValidation ?? 0} validation draws equal to a training example were dropped), power_a {o.PowerA}; " +
             $"AdamW lr {t.LearningRate}, weight decay {t.WeightDecay}, batch {t.BatchSize}, {t.Steps} steps at most (warmup {t.WarmupSteps}, cosine to " +

@@ -19,8 +19,8 @@ public sealed record RecallStudyOptions
     public bool TiedEmbeddings { get; init; } = true;
     /// <summary>Learned absolute position embeddings in every model (as Zoology's baselines have).</summary>
     public bool PositionEmbedding { get; init; }
-    /// <summary>Initialisation of projections and embeddings (<see cref="RecallInit"/>): "gpt2" (ArchLab's) or "torch" (Zoology's).</summary>
-    public string Init { get; init; } = "gpt2";
+    /// <summary>Attention layers without rotary positions (with <see cref="PositionEmbedding"/>: Zoology's attention).</summary>
+    public bool NoRope { get; init; }
     /// <summary>MLP of every block: "none" (Zoology's MQAR runs) or null for each architecture's own.</summary>
     public string? Mlp { get; init; } = "none";
     /// <summary>MQAR: random ids between the queries (Zoology's random_non_queries; its figure-2 runs turn it off).</summary>
@@ -50,12 +50,11 @@ public static class RecallStudy
     public static void Validate(RecallStudyOptions o)
     {
         o.Train.Validate();
-        if (!RecallInit.Names.Contains(o.Init)) throw new ArgumentException($"recall: unknown initialisation '{o.Init}' (known: {string.Join(", ", RecallInit.Names)})");
         if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
             throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
         foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
         foreach (string arch in o.Archs) foreach (int width in o.Widths)
-            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding);
+            RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding, o.NoRope);
     }
 
     /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
@@ -73,10 +72,9 @@ public static class RecallStudy
                 foreach (string arch in o.Archs)
                     foreach (int width in o.Widths)
                     {
-                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding);
+                        var config = RecallModels.Create(arch, width, o.Layers, o.VocabSize, seqLen, o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding, o.NoRope);
                         torch.manual_seed(o.Train.Seed);
                         using var model = new LanguageModel(config);
-                        RecallInit.Apply(model, o.Init);
                         long parameters = model.TotalParameters;
                         long stateBytes = model.StateBytes(1, seqLen);
                         log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");

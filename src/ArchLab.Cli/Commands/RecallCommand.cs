@@ -21,6 +21,9 @@ public static class RecallCommand
         var hybridMixer = new Option<string>("--hybrid-mixer") { Description = "the recurrent mixer of 'hybrid' (even layers; odd layers are attention)", DefaultValueFactory = _ => d.HybridMixer };
         var positionEmbedding = new Option<bool>("--position-embedding") { Description = "learned absolute position embeddings added to the token embedding (Zoology's baselines have them)" };
         var noRope = new Option<bool>("--no-rope") { Description = "attention without rotary positions (with --position-embedding: Zoology's and GPT-2's attention)" };
+        var curriculumSteps = new Option<int>("--curriculum-steps") { Description = "train each model this many steps on a shorter task first (0: off)" };
+        var curriculumSeqLen = new Option<int>("--curriculum-seq-len") { Description = "sequence length of the curriculum task", DefaultValueFactory = _ => d.CurriculumSeqLen };
+        var curriculumKvPairs = new Option<int>("--curriculum-kv-pairs") { Description = "key-value pairs of the curriculum task", DefaultValueFactory = _ => d.CurriculumKvPairs };
         var untied = new Option<bool>("--untied") { Description = "an output head of its own instead of one tied to the embedding" };
         var archMlp = new Option<bool>("--arch-mlp") { Description = "keep each architecture's own MLP (default: none, as in Zoology's MQAR runs)" };
         var randomFill = new Option<bool>("--random-fill") { Description = "MQAR: random ids between queries (Zoology's random_non_queries; off in its figure-2 runs)" };
@@ -42,7 +45,7 @@ public static class RecallCommand
         var command = new Command("recall", "synthetic recall tasks: trains each architecture over a grid of width, length and key-value pairs; " +
                                             "writes accuracy vs width and vs state bytes (CSV, charts, README.md)")
         {
-            task, archs, widths, seqLens, kvPairs, layers, vocab, headDim, hybridMixer, untied, positionEmbedding, noRope, archMlp, randomFill, powerA, trainExamples, valExamples, steps, batch, lr,
+            task, archs, widths, seqLens, kvPairs, layers, vocab, headDim, hybridMixer, untied, positionEmbedding, noRope, curriculumSteps, curriculumSeqLen, curriculumKvPairs, archMlp, randomFill, powerA, trainExamples, valExamples, steps, batch, lr,
             warmup, weightDecay, stopAt, seed, dataSeed, threads, quick, notes, output,
         };
         command.SetAction(p =>
@@ -54,7 +57,7 @@ public static class RecallCommand
             {
                 Task = p.GetValue(task)!, Archs = p.GetValue(archs)!, Widths = Pick(widths, [32, 64]), SeqLens = Pick(seqLens, [64]),
                 KvPairs = Pick(kvPairs, [4]), Layers = p.GetValue(layers), VocabSize = Pick(vocab, 256), HeadDim = p.GetValue(headDim),
-                HybridMixer = p.GetValue(hybridMixer)!, TiedEmbeddings = !p.GetValue(untied), PositionEmbedding = p.GetValue(positionEmbedding), NoRope = p.GetValue(noRope), Mlp = p.GetValue(archMlp) ? null : "none", RandomFill = p.GetValue(randomFill), PowerA = p.GetValue(powerA), TrainExamples = Pick(trainExamples, 2000),
+                HybridMixer = p.GetValue(hybridMixer)!, TiedEmbeddings = !p.GetValue(untied), PositionEmbedding = p.GetValue(positionEmbedding), NoRope = p.GetValue(noRope), CurriculumSteps = p.GetValue(curriculumSteps), CurriculumSeqLen = p.GetValue(curriculumSeqLen), CurriculumKvPairs = p.GetValue(curriculumKvPairs), Mlp = p.GetValue(archMlp) ? null : "none", RandomFill = p.GetValue(randomFill), PowerA = p.GetValue(powerA), TrainExamples = Pick(trainExamples, 2000),
                 ValidationExamples = Pick(valExamples, 200), DataSeed = p.GetValue(dataSeed),
                 Train = new RecallTrainConfig
                 {

@@ -30,6 +30,15 @@ public sealed record RecallStudyOptions
     public int ValidationExamples { get; init; } = 1000;
     public int DataSeed { get; init; } = 1;
     public RecallTrainConfig Train { get; init; } = new();
+    /// <summary>
+    /// Curriculum: before training on each grid cell, every model first trains this many steps on the same task at
+    /// <see cref="CurriculumSeqLen"/> and <see cref="CurriculumKvPairs"/> (a shorter, easier instance; same schedule
+    /// settings, its own warmup and cosine), then on the cell's own task. 0: no curriculum. The reported steps and
+    /// seconds are the cell's own; the README states the curriculum.
+    /// </summary>
+    public int CurriculumSteps { get; init; }
+    public int CurriculumSeqLen { get; init; } = 64;
+    public int CurriculumKvPairs { get; init; } = 4;
 }
 
 /// <summary>One trained model of the grid and its held-out result.</summary>
@@ -50,12 +59,25 @@ public static class RecallStudy
     public static void Validate(RecallStudyOptions o)
     {
         o.Train.Validate();
+        if (o.CurriculumSteps < 0) throw new ArgumentException($"recall: curriculum steps must be ≥ 0, got {o.CurriculumSteps}");
+        if (o.CurriculumSteps > 0)
+        {
+            CreateTask(o.Task, o.VocabSize, o.CurriculumSeqLen, o.CurriculumKvPairs, o.PowerA, o.RandomFill);
+            if (o.CurriculumSeqLen > o.SeqLens.Min())
+                throw new ArgumentException($"recall: the curriculum length {o.CurriculumSeqLen} is longer than the grid's shortest length {o.SeqLens.Min()}");
+        }
         if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
             throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
         foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
         foreach (string arch in o.Archs) foreach (int width in o.Widths)
             RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding, o.NoRope);
     }
+
+    /// <summary>The curriculum's examples: the same generator at the curriculum's length and pairs, the same data seed
+    /// (its own train/validation streams; a different task, so no example is shared with the grid's).</summary>
+    static RecallDataset CurriculumData(RecallStudyOptions o) =>
+        RecallDataset.Create(CreateTask(o.Task, o.VocabSize, o.CurriculumSeqLen, o.CurriculumKvPairs, o.PowerA, o.RandomFill),
+                             o.TrainExamples, o.ValidationExamples, o.DataSeed);
 
     /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
     public static List<RecallRow> Run(RecallStudyOptions o, Action<RecallRow>? finished = null, Action<string>? log = null)
@@ -78,6 +100,12 @@ public static class RecallStudy
                         long parameters = model.TotalParameters;
                         long stateBytes = model.StateBytes(1, seqLen);
                         log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");
+                        if (o.CurriculumSteps > 0)
+                        {
+                            var warm = RecallTrainer.Train(model, CurriculumData(o), o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log);
+                            log?.Invoke($"   curriculum ({o.CurriculumSeqLen} tokens, {o.CurriculumKvPairs} pairs, {warm.StepsRun} steps): " +
+                                        $"validation accuracy there {warm.Accuracy:P2}, {warm.Seconds:F0}s");
+                        }
                         var result = RecallTrainer.Train(model, data, o.Train, log);
                         var row = new RecallRow(task.Name, arch, width, o.Layers, seqLen, kv, o.VocabSize, parameters, stateBytes,
                             data.Train.Count, data.Validation.Count, data.DroppedFromValidation, result);

@@ -35,4 +35,33 @@ public class RecallCommandTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void CurriculumTrainsTheShortTaskFirstAndIsStated()
+    {
+        string dir = Directory.CreateTempSubdirectory("archlab-recall-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = ArchLabCli.Run("recall", "--archs", "transformer", "--widths", "16", "--seq-lens", "32",
+                "--kv-pairs", "4", "--vocab", "32", "--head-dim", "8", "--steps", "3", "--train-examples", "16", "--val-examples", "8",
+                "--position-embedding", "--no-rope", "--curriculum-steps", "2", "--curriculum-seq-len", "16", "--curriculum-kv-pairs", "2", "--out", dir);
+            Assert.True(exit == 0, stderr + stdout);
+            Assert.Contains("curriculum (16 tokens, 2 pairs, 2 steps)", stdout);
+            string readme = File.ReadAllText(Path.Combine(dir, "README.md"));
+            Assert.Contains("curriculum: 2 steps at length 16 with 2 pairs", readme);
+            Assert.Contains("rotary positions in attention off", readme);
+            Assert.Contains("| transformer | 16 | 32 | 4 |", readme);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void CurriculumLongerThanTheGridIsAOneLineError()
+    {
+        var (exit, _, stderr) = ArchLabCli.Run("recall", "--archs", "transformer", "--seq-lens", "32", "--kv-pairs", "4",
+            "--curriculum-steps", "5", "--curriculum-seq-len", "64", "--out", Path.Combine(Path.GetTempPath(), "archlab-recall-never"));
+        Assert.Equal(2, exit);
+        Assert.Contains("curriculum length 64 is longer", stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -48,6 +48,17 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor ids, ModelState? state)
     {
         using var scope = NewDisposeScope();
+        return Head(HiddenStates(ids, state)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The final-normed hidden states [batch, time, dim]: <see cref="Forward"/> without the head (same state handling).
+    /// With <see cref="Logits"/> on a subset of positions it gives the same logits there (used where only a few positions
+    /// are scored and the V·d head would dominate the cost).
+    /// </summary>
+    public Tensor HiddenStates(Tensor ids, ModelState? state = null)
+    {
+        using var scope = NewDisposeScope();
         var h = Embed(ids, state?.Position ?? 0);
         for (int i = 0; i < blocks.Count; i++)
         {
@@ -55,19 +66,6 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
             h = output;
             if (state is not null) state.Layers[i] = final;
         }
-        return Head(norm.call(h)).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// The final-normed hidden states [batch, time, dim] of a whole sequence from an empty state: <see cref="Forward"/>
-    /// without the head. With <see cref="Logits"/> on a subset of positions it gives the same logits there (used where
-    /// only a few positions are scored and the V·d head would dominate the cost).
-    /// </summary>
-    public Tensor HiddenStates(Tensor ids)
-    {
-        using var scope = NewDisposeScope();
-        var h = Embed(ids, 0);
-        foreach (var block in blocks) h = block.Forward(h, null, returnFinal: false).Output;
         return norm.call(h).MoveToOuterDisposeScope();
     }
 

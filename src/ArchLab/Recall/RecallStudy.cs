@@ -59,6 +59,8 @@ public static class RecallStudy
     public static void Validate(RecallStudyOptions o)
     {
         o.Train.Validate();
+        if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
+            throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
         if (o.CurriculumSteps < 0) throw new ArgumentException($"recall: curriculum steps must be ≥ 0, got {o.CurriculumSteps}");
         if (o.CurriculumSteps > 0)
         {
@@ -66,24 +68,22 @@ public static class RecallStudy
             if (o.CurriculumSeqLen > o.SeqLens.Min())
                 throw new ArgumentException($"recall: the curriculum length {o.CurriculumSeqLen} is longer than the grid's shortest length {o.SeqLens.Min()}");
         }
-        if (o.Archs.Count == 0 || o.Widths.Count == 0 || o.SeqLens.Count == 0 || o.KvPairs.Count == 0)
-            throw new ArgumentException("recall: the grid is empty (give at least one arch, width, sequence length and kv-pairs value)");
         foreach (int seqLen in o.SeqLens) foreach (int kv in o.KvPairs) CreateTask(o.Task, o.VocabSize, seqLen, kv, o.PowerA, o.RandomFill);
         foreach (string arch in o.Archs) foreach (int width in o.Widths)
             RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding, o.NoRope);
     }
-
-    /// <summary>The curriculum's examples: the same generator at the curriculum's length and pairs, the same data seed
-    /// (its own train/validation streams; a different task, so no example is shared with the grid's).</summary>
-    static RecallDataset CurriculumData(RecallStudyOptions o) =>
-        RecallDataset.Create(CreateTask(o.Task, o.VocabSize, o.CurriculumSeqLen, o.CurriculumKvPairs, o.PowerA, o.RandomFill),
-                             o.TrainExamples, o.ValidationExamples, o.DataSeed);
 
     /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
     public static List<RecallRow> Run(RecallStudyOptions o, Action<RecallRow>? finished = null, Action<string>? log = null)
     {
         Validate(o);
         var rows = new List<RecallRow>();
+        // The curriculum's examples, shared by every model: the same generator at the curriculum's length and pairs and
+        // the same data seed (its own train/validation streams; a different task, so no example equals a grid cell's).
+        var curriculum = o.CurriculumSteps > 0
+            ? RecallDataset.Create(CreateTask(o.Task, o.VocabSize, o.CurriculumSeqLen, o.CurriculumKvPairs, o.PowerA, o.RandomFill),
+                                   o.TrainExamples, o.ValidationExamples, o.DataSeed)
+            : null;
         foreach (int seqLen in o.SeqLens)
             foreach (int kv in o.KvPairs)
             {
@@ -100,9 +100,9 @@ public static class RecallStudy
                         long parameters = model.TotalParameters;
                         long stateBytes = model.StateBytes(1, seqLen);
                         log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");
-                        if (o.CurriculumSteps > 0)
+                        if (curriculum is not null)
                         {
-                            var warm = RecallTrainer.Train(model, CurriculumData(o), o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log);
+                            var warm = RecallTrainer.Train(model, curriculum, o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log);
                             log?.Invoke($"   curriculum ({o.CurriculumSeqLen} tokens, {o.CurriculumKvPairs} pairs, {warm.StepsRun} steps): " +
                                         $"validation accuracy there {warm.Accuracy:P2}, {warm.Seconds:F0}s");
                         }

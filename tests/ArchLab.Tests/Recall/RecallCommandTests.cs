@@ -64,4 +64,12 @@ public class RecallCommandTests
         Assert.Contains("curriculum length 64 is longer", stderr);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
+
+    [Fact]
+    public void AnEmptyGridIsReportedAsSuchAlsoWithACurriculum()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ArchLab.Recall.RecallStudy.Validate(
+            new ArchLab.Recall.RecallStudyOptions { SeqLens = [], CurriculumSteps = 5 }));
+        Assert.Contains("the grid is empty", e.Message);
+    }
 }

@@ -116,6 +116,13 @@ public static class Wkv4Cpu
         public int Blocks => (int)((Time + CheckpointEvery - 1) / CheckpointEvery);
         public int Tasks => KernelGrain.TasksFor(Items);
         public (long Start, long End) Task(int i) => (Items * i / Tasks, Items * (i + 1) / Tasks);
+        /// <summary>Item → batch b, first channel c0, channels in it (W, fewer at a row's end) and the offset of (b, c0)
+        /// in a [B, C] tensor.</summary>
+        public (long B, long C0, int Count, long S) Item(long item)
+        {
+            long b = item / Groups, c0 = item % Groups * Width;
+            return (b, c0, (int)Math.Min(Width, Channels - c0), b * Channels + c0);
+        }
     }
 
     static unsafe class Kernel<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -148,9 +155,7 @@ public static class Wkv4Cpu
                 var (start, end) = d.Task(task);
                 for (long item = start; item < end; item++)
                 {
-                    long b = item / d.Groups, c0 = item % d.Groups * W;
-                    int count = (int)Math.Min(W, channels - c0);
-                    long s = b * channels + c0;
+                    var (b, c0, count, s) = d.Item(item);
                     var wv = SimdMath<T>.Load(w + c0, count);
                     var uv = SimdMath<T>.Load(u + c0, count);
                     var aa = SimdMath<T>.Load(a0 + s, count);
@@ -200,9 +205,7 @@ public static class Wkv4Cpu
                 var (start, end) = d.Task(task);
                 for (long item = start; item < end; item++)
                 {
-                    long b = item / d.Groups, c0 = item % d.Groups * W;
-                    int count = (int)Math.Min(W, channels - c0);
-                    long s = b * channels + c0;
+                    var (b, c0, count, s) = d.Item(item);
                     var wv = SimdMath<T>.Load(w + c0, count);
                     var uv = SimdMath<T>.Load(u + c0, count);
                     var ga = SimdMath<T>.Load(gAOut + s, count);

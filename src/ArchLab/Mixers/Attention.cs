@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,11 +10,12 @@ namespace ArchLab.Mixers;
 /// LLaMA-style causal self-attention: rotary positions, grouped-query heads (kvHeads ≤ heads), libtorch's fused
 /// scaled-dot-product attention over the whole sequence, and a <see cref="KvCache"/> for prefill and step.
 /// </summary>
-public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Projection wq, wk, wv, wo;
     readonly int heads, kvHeads, headDim;
     readonly RotaryEmbedding? rope; // null with ModelConfig.NoRope
+    readonly double ropeTheta;
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
@@ -24,6 +27,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
         wv = new Projection(config.Dim, kvHeads * headDim);
         wo = new Projection(heads * headDim, config.Dim, initStd: outputInitStd);
         rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta);
+        ropeTheta = config.RopeTheta;
         RegisterComponents();
     }
 
@@ -71,6 +75,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer
 
     /// <summary>q·kᵀ and softmax·v: 2·2·heads·headDim multiply-adds per visible key; causal average (T+1)/2 keys.</summary>
     public long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
+
+    public ILeanLayer ToLean(LeanBuilder b) => new LeanAttention(b.Matrix(wq), b.Matrix(wk), b.Matrix(wv), b.Matrix(wo), heads, kvHeads, headDim,
+        rope is null ? null : RotaryEmbedding.InverseFrequencies(headDim, ropeTheta));
 
     Tensor Rotate(Tensor x, long start) => rope is null ? x : rope.Apply(x, start);
 

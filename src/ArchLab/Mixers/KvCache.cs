@@ -24,6 +24,9 @@ public sealed class KvCache : MixerState
 
     protected override IEnumerable<Tensor> Tensors => [keys, values];
 
+    /// <summary>Views of the keys and values written so far, [batch, kvHeads, position, headDim] each.</summary>
+    public (Tensor Keys, Tensor Values) Contents => (keys.narrow(2, 0, Position), values.narrow(2, 0, Position));
+
     /// <summary>Writes k, v [batch, kvHeads, t, headDim] at the current position and returns views of all keys and values so far.</summary>
     public (Tensor Keys, Tensor Values) Append(Tensor k, Tensor v)
     {

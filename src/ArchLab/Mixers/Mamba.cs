@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Kernels;
 using ArchLab.Models;
 using TorchSharp;
@@ -22,7 +24,7 @@ namespace ArchLab.Mixers;
 /// hand-written backward by default, or the sequential tensor-op loop (<c>selective_scan_ref</c>'s form) as reference.
 /// Blocks around it are RMSNorm → Mamba → residual with no MLP.
 /// </summary>
-public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Projection in_proj, x_proj, dt_proj, out_proj;
     public readonly Conv1d conv1d;
@@ -141,6 +143,13 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer
 
         s.Advance(window.narrow(-1, 1, kernel - 1).contiguous(), h, 1);
         return output.MoveToOuterDisposeScope();
+    }
+
+    public ILeanLayer ToLean(LeanBuilder b)
+    {
+        using var scope = NewDisposeScope();
+        return new LeanMamba(b.Matrix(in_proj), b.Matrix(x_proj), b.Matrix(dt_proj), b.Matrix(out_proj), LeanBuilder.Vector(conv1d.weight!),
+            conv1d.bias is null ? null : LeanBuilder.Vector(conv1d.bias), LeanBuilder.Vector(A()), LeanBuilder.Vector(D), kernel);
     }
 
     /// <summary>A = −exp(A_log): negative, so exp(ΔA) ∈ (0, 1) is a per-channel, per-state decay.</summary>

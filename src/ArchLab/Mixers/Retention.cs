@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,7 +20,7 @@ namespace ArchLab.Mixers;
 /// With eps → 0 all three are the same function. Decay logs and angles are made in float32 first, as torchscale's
 /// RetNetRelPos buffers are, then cast to the working dtype.
 /// </summary>
-public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Projection q_proj, k_proj, v_proj, g_proj, out_proj;
     readonly int heads, keyDim, valueDim; // per head
@@ -119,6 +121,9 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer
         st.Update(kv.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope(), st.Position + 1);
         return output.MoveToOuterDisposeScope();
     }
+
+    public ILeanLayer ToLean(LeanBuilder b) => new LeanRetention(b.Matrix(q_proj), b.Matrix(k_proj), b.Matrix(v_proj), b.Matrix(g_proj),
+        b.Matrix(out_proj), heads, keyDim, valueDim, (float)scaling, (float)eps, logDecay, angle);
 
     public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new RetentionState(batch, heads, keyDim, valueDim, dtype, device);

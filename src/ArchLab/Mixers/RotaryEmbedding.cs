@@ -34,15 +34,26 @@ public sealed class RotaryEmbedding
         return rotated.view(x.shape).MoveToOuterDisposeScope();
     }
 
+    /// <summary>θ^(−2i/headDim) for i &lt; headDim/2, float32, as the official code computes them.</summary>
+    public static float[] InverseFrequencies(int headDim, double theta)
+    {
+        using var scope = NewDisposeScope();
+        return InverseFrequencyTensor(headDim, theta).data<float>().ToArray();
+    }
+
+    static Tensor InverseFrequencyTensor(int headDim, double theta)
+    {
+        var exponents = arange(0, headDim, 2, ScalarType.Float32) / (float)headDim;
+        return full_like(exponents, theta).pow(exponents).reciprocal();
+    }
+
     void EnsureLength(long length, Device device)
     {
         bool sameDevice = cos is not null && cos.device_type == device.type && cos.device_index == device.index;
         if (sameDevice && cos!.shape[0] >= length) return;
         long size = Math.Max(length, sameDevice ? 2 * cos!.shape[0] : 0);
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDim, 2, ScalarType.Float32) / (float)headDim;
-        var inverseFrequencies = full_like(exponents, theta).pow(exponents).reciprocal();
-        var angles = outer(arange(0, size, 1, ScalarType.Float32), inverseFrequencies).data<float>().ToArray();
+        var angles = outer(arange(0, size, 1, ScalarType.Float32), InverseFrequencyTensor(headDim, theta)).data<float>().ToArray();
         // The official code builds the table with torch.polar, whose CPU kernel calls the C library's cosf/sinf; MathF
         // calls the same functions, so the table is bit-identical (libtorch's vectorised cos differs in the last bit).
         cos?.Dispose(); sin?.Dispose();

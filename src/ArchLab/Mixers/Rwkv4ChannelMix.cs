@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +13,7 @@ namespace ArchLab.Mixers;
 /// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and implements <see cref="IMixer"/>;
 /// <see cref="Block"/> keeps its state next to the time mixing's.
 /// </summary>
-public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Parameter time_mix_k, time_mix_r;
     public readonly Projection key, receptance, value;
@@ -59,6 +61,9 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer
         s.Advance(x.alias(), 1);
         return y.MoveToOuterDisposeScope();
     }
+
+    public ILeanLayer ToLean(LeanBuilder b) => new LeanRwkv4ChannelMix(b.Matrix(key), b.Matrix(receptance), b.Matrix(value),
+        LeanBuilder.Vector(time_mix_k), LeanBuilder.Vector(time_mix_r));
 
     /// <summary>σ(r) ⊙ W_v relu(k)² for inputs x and previous inputs (any leading shape).</summary>
     Tensor Mix(Tensor x, Tensor previous)

@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Kernels;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
@@ -22,7 +24,7 @@ namespace ArchLab.Mixers;
 /// <para>Output: W_o (σ(r) ⊙ wkv). The parameter <c>time_decay</c> holds the raw training value; w = −exp(time_decay) is
 /// taken at every call, which keeps the decay negative while training (RWKV-LM does the same in its training model).</para>
 /// </summary>
-public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Parameter time_decay, time_first, time_mix_k, time_mix_v, time_mix_r;
     public readonly Projection key, value, receptance, output;
@@ -90,6 +92,13 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer
         var y = output.call(r * wkv);
         s.Advance(x.alias(), a, b, p, 1);
         return y.MoveToOuterDisposeScope();
+    }
+
+    public ILeanLayer ToLean(LeanBuilder b)
+    {
+        using var scope = NewDisposeScope();
+        return new LeanRwkv4TimeMix(b.Matrix(key), b.Matrix(value), b.Matrix(receptance), b.Matrix(output), LeanBuilder.Vector(time_mix_k),
+            LeanBuilder.Vector(time_mix_v), LeanBuilder.Vector(time_mix_r), LeanBuilder.Vector(-time_decay.exp()), LeanBuilder.Vector(time_first));
     }
 
     /// <summary>Token shift and the three projections: k, v and σ(r) for inputs x and previous inputs (any leading shape).</summary>

@@ -7,7 +7,7 @@ namespace ArchLab.Models;
 /// torchscale's gated linear unit (component/gate_linear_unit.py GLU): fc2(act(fc1·x) ⊙ gate·x), no biases.
 /// The activation runs in at least float32, as the official code upcasts it. With swish this is SwiGLU.
 /// </summary>
-public sealed class GluMlp : nn.Module<Tensor, Tensor>
+public sealed class GluMlp : nn.Module<Tensor, Tensor>, Engine.ILeanConvertible
 {
     public static readonly string[] Activations = ["swish", "gelu", "relu"];
 
@@ -24,6 +24,8 @@ public sealed class GluMlp : nn.Module<Tensor, Tensor>
         fc2 = new Projection(hidden, dim, initStd: outputInitStd);
         RegisterComponents();
     }
+
+    public Engine.ILeanLayer ToLean(Engine.LeanBuilder b) => new Engine.Layers.LeanGatedMlp(b.Matrix(fc1), b.Matrix(gate), b.Matrix(fc2), activation);
 
     public override Tensor forward(Tensor x)
     {

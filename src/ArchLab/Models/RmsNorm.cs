@@ -10,6 +10,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public readonly Parameter weight;
     readonly double eps;
 
+    public double Eps => eps;
+
     public RmsNorm(long dim, double eps) : base(nameof(RmsNorm))
     {
         weight = new Parameter(torch.ones(dim));

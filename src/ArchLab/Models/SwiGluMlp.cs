@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace ArchLab.Models;
 
 /// <summary>LLaMA's feed-forward: w2(silu(w1·x) ⊙ w3·x).</summary>
-public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>, Engine.ILeanConvertible
 {
     public readonly Projection w1, w2, w3;
 
@@ -21,6 +21,8 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         return w2.call(nn.functional.silu(w1.call(x)) * w3.call(x)).MoveToOuterDisposeScope();
     }
+
+    public Engine.ILeanLayer ToLean(Engine.LeanBuilder b) => new Engine.Layers.LeanGatedMlp(b.Matrix(w1), b.Matrix(w3), b.Matrix(w2), "swish");
 
     /// <summary>Forward multiply-adds ×2 per token.</summary>
     public static long FlopsPerToken(int dim, int hidden) => 2L * 3 * dim * hidden;

@@ -1,0 +1,66 @@
+using ArchLab.Engine.Matrices;
+using ArchLab.Mixers;
+
+namespace ArchLab.Engine;
+
+/// <summary>What one engine step knows besides the data: the batch size, the position of this token (the same for every
+/// sequence of the batch) and the threads to split matrix products over.</summary>
+public readonly record struct StepContext(int Batch, int Position, WorkerPool Pool);
+
+/// <summary>
+/// A layer's per-batch memory in the engine: its recurrent state or KV cache (counted in <see cref="Bytes"/>) and the
+/// scratch buffers one step needs, all allocated once so that a step allocates nothing.
+/// </summary>
+public abstract class LeanLayerState
+{
+    /// <summary>Bytes of state carried from token to token (not scratch); a KV cache counts its whole capacity.</summary>
+    public abstract long Bytes { get; }
+}
+
+/// <summary>
+/// A mixer or an MLP in the engine: one token per sequence, x [batch, dim] → y [batch, dim] (plain float32 arrays, row
+/// per sequence). The engine twin of <see cref="IMixer.Step"/>, built from a TorchSharp module by
+/// <see cref="ILeanConvertible.ToLean"/>.
+/// </summary>
+public interface ILeanLayer
+{
+    /// <summary>Bytes of weights one step reads (matrices, scales, biases; small vectors excluded).</summary>
+    long WeightBytes { get; }
+
+    /// <summary>Empty state (position 0) and scratch for <paramref name="batch"/> sequences of up to <paramref name="maxLength"/>
+    /// tokens, stepped on <paramref name="threads"/> threads.</summary>
+    LeanLayerState AllocateState(int batch, int maxLength, int threads);
+
+    /// <summary>One token: writes y from x and advances the state.</summary>
+    void Step(float[] x, float[] y, LeanLayerState state, in StepContext context);
+
+    /// <summary>Takes over the TorchSharp module's state (after a TorchSharp prefill) for the same batch; stateless layers ignore it.</summary>
+    void ImportState(MixerState? source, LeanLayerState target);
+}
+
+/// <summary>A TorchSharp module (mixer or MLP) that has an engine twin.</summary>
+public interface ILeanConvertible
+{
+    ILeanLayer ToLean(LeanBuilder builder);
+}
+
+/// <summary>Converts a module's weights for the engine: matrices in the chosen format, small vectors as float32.</summary>
+public sealed class LeanBuilder(WeightFormat format)
+{
+    public WeightFormat Format { get; } = format;
+
+    public LeanMatrix Matrix(Models.Projection projection) => LeanMatrix.From(projection.weight, projection.bias, Format);
+
+    public LeanMatrix Matrix(TorchSharp.torch.Tensor weight, TorchSharp.torch.Tensor? bias = null) => LeanMatrix.From(weight, bias, Format);
+
+    public static float[] Vector(TorchSharp.torch.Tensor t) => LeanMatrix.ToFloats(t);
+
+    /// <summary>Copies a TorchSharp state tensor into an engine state array of the same number of values.</summary>
+    public static void CopyInto(TorchSharp.torch.Tensor from, float[] to)
+    {
+        var values = LeanMatrix.ToFloats(from);
+        if (values.Length != to.Length)
+            throw new ArgumentException($"state tensor [{string.Join(", ", from.shape)}] has {values.Length} values, the lean state {to.Length}");
+        values.CopyTo(to, 0);
+    }
+}

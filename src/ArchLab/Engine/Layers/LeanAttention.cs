@@ -1,0 +1,175 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using ArchLab.Engine.Matrices;
+using ArchLab.Mixers;
+using static TorchSharp.torch;
+
+namespace ArchLab.Engine.Layers;
+
+/// <summary>
+/// <see cref="Attention"/>'s step in the engine: q, k, v projections, rotary positions (pairs (2i, 2i+1) turned by
+/// position·θ_i, angles in float32 as the TorchSharp model makes them), the new key and value written into a preallocated
+/// cache [batch, kvHeads, maxLength, headDim], then per query head softmax(q·kᵀ/√headDim)·v over every cached token
+/// (grouped-query: head h reads kv head h / (heads/kvHeads)), then the output projection. The per-head work is split
+/// over the pool's threads once the cache is long enough to pay for it.
+/// </summary>
+public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, LeanMatrix wo,
+                                  int heads, int kvHeads, int headDim, float[]? inverseFrequencies) : ILeanLayer
+{
+    /// <summary>Cached values (keys and values) read below which a step's attention runs on the calling thread.</summary>
+    const long ParallelThreshold = 64 * 1024;
+
+    readonly float scale = 1 / MathF.Sqrt(headDim);
+    int Heads => heads;
+    int KvHeads => kvHeads;
+    int HeadDim => headDim;
+
+    public long WeightBytes => wq.Bytes + wk.Bytes + wv.Bytes + wo.Bytes;
+
+    sealed class State : LeanLayerState
+    {
+        public required float[] Keys, Values;       // [batch, kvHeads, maxLength, headDim]
+        public required float[] Q, K, V, Mixed;     // [batch, heads·headDim] / [batch, kvHeads·headDim]
+        public required float[] Cos, Sin;           // [headDim/2]
+        public required float[] Scores;             // [threads, maxLength]
+        public required int MaxLength;
+        public AttendJob? Job;
+        public override long Bytes => 4L * (Keys.Length + Values.Length);
+    }
+
+    public LeanLayerState AllocateState(int batch, int maxLength, int threads)
+    {
+        var state = new State
+        {
+            Keys = new float[(long)batch * kvHeads * maxLength * headDim],
+        Values = new float[(long)batch * kvHeads * maxLength * headDim],
+        Q = new float[batch * heads * headDim], K = new float[batch * kvHeads * headDim], V = new float[batch * kvHeads * headDim],
+        Mixed = new float[batch * heads * headDim],
+        Cos = new float[headDim / 2], Sin = new float[headDim / 2],
+        Scores = new float[threads * maxLength],
+        MaxLength = maxLength,
+        };
+        state.Job = new AttendJob(this, state);
+        return state;
+    }
+
+    public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
+    {
+        var s = (State)state;
+        int batch = context.Batch, position = context.Position;
+        wq.Multiply(x, s.Q, batch, context.Pool);
+        wk.Multiply(x, s.K, batch, context.Pool);
+        wv.Multiply(x, s.V, batch, context.Pool);
+        if (inverseFrequencies is not null)
+        {
+            for (int i = 0; i < headDim / 2; i++)
+            {
+                float angle = position * inverseFrequencies[i];
+                s.Cos[i] = MathF.Cos(angle);
+                s.Sin[i] = MathF.Sin(angle);
+            }
+            Rotate(s.Q, batch * heads, s);
+            Rotate(s.K, batch * kvHeads, s);
+        }
+        for (int b = 0; b < batch; b++)
+            for (int g = 0; g < kvHeads; g++)
+            {
+                long at = CacheOffset(b, g, position, s.MaxLength);
+                s.K.AsSpan((b * kvHeads + g) * headDim, headDim).CopyTo(s.Keys.AsSpan((int)at, headDim));
+                s.V.AsSpan((b * kvHeads + g) * headDim, headDim).CopyTo(s.Values.AsSpan((int)at, headDim));
+            }
+        var job = s.Job!;
+        job.Batch = batch;
+        job.Position = position;
+        long work = 2L * batch * heads * (position + 1) * headDim;
+        if (context.Pool.Threads == 1 || work < ParallelThreshold) job.Execute(0, 1);
+        else context.Pool.Run(job);
+        wo.Multiply(s.Mixed, y, batch, context.Pool);
+    }
+
+    long CacheOffset(int b, int g, int t, int maxLength) => (((long)b * kvHeads + g) * maxLength + t) * headDim;
+
+    /// <summary>Turns each (x[2i], x[2i+1]) of every head vector by the step's angles.</summary>
+    void Rotate(float[] vectors, int count, State s)
+    {
+        for (int v = 0; v < count; v++)
+        {
+            var head = vectors.AsSpan(v * headDim, headDim);
+            for (int i = 0; i < headDim / 2; i++)
+            {
+                float x0 = head[2 * i], x1 = head[2 * i + 1], c = s.Cos[i], sn = s.Sin[i];
+                head[2 * i] = x0 * c - x1 * sn;
+                head[2 * i + 1] = x0 * sn + x1 * c;
+            }
+        }
+    }
+
+    /// <summary>Softmax attention of every (sequence, query head) pair over the cache; part p takes every p-th pair.</summary>
+    sealed class AttendJob(LeanAttention layer, State s) : IPoolJob
+    {
+        public int Batch, Position;
+
+        public void Execute(int part, int parts)
+        {
+            int batch = Batch, length = Position + 1, hd = layer.HeadDim, group = layer.Heads / layer.KvHeads;
+            var scores = s.Scores.AsSpan(part * s.MaxLength, length);
+            ref float keys = ref MemoryMarshal.GetArrayDataReference(s.Keys);
+            ref float values = ref MemoryMarshal.GetArrayDataReference(s.Values);
+            for (int pair = part; pair < batch * layer.Heads; pair += parts)
+            {
+                int b = pair / layer.Heads, h = pair % layer.Heads, g = h / group;
+                ref float q = ref s.Q[pair * hd];
+                long start = layer.CacheOffset(b, g, 0, s.MaxLength);
+                for (int t = 0; t < length; t++)
+                    scores[t] = Simd.Dot(ref q, ref System.Runtime.CompilerServices.Unsafe.Add(ref keys, (nint)(start + (long)t * hd)), hd) * layer.scale;
+                float max = TensorPrimitives.Max(scores);
+                TensorPrimitives.Subtract(scores, max, scores);
+                TensorPrimitives.Exp(scores, scores);
+                float inverse = 1 / TensorPrimitives.Sum(scores);
+                var mixed = s.Mixed.AsSpan(pair * hd, hd);
+                mixed.Clear();
+                ref float output = ref mixed[0];
+                for (int t = 0; t < length; t++)
+                    Simd.Axpy(scores[t] * inverse, ref System.Runtime.CompilerServices.Unsafe.Add(ref values, (nint)(start + (long)t * hd)), ref output, hd);
+            }
+        }
+    }
+
+    public void ImportState(MixerState? source, LeanLayerState target)
+    {
+        var s = (State)target;
+        if (source is null) return;
+        var cache = MixerState.Require<KvCache>(source, "lean attention");
+        var (keys, values) = cache.Contents;
+        int batch = (int)keys.shape[0], length = (int)keys.shape[2];
+        if (batch * kvHeads * (long)s.MaxLength * headDim != s.Keys.Length || length > s.MaxLength)
+            throw new ArgumentException($"KV cache [{string.Join(", ", keys.shape)}] does not fit the lean state (max length {s.MaxLength})");
+        var k = LeanMatrix.ToFloats(keys);
+        var v = LeanMatrix.ToFloats(values);
+        for (int b = 0; b < batch; b++)
+            for (int g = 0; g < kvHeads; g++)
+            {
+                int from = (b * kvHeads + g) * length * headDim;
+                long to = CacheOffset(b, g, 0, s.MaxLength);
+                Array.Copy(k, from, s.Keys, to, length * headDim);
+                Array.Copy(v, from, s.Values, to, length * headDim);
+            }
+    }
+
+    /// <summary>Writes random keys and values for the first <paramref name="length"/> positions (benchmarks: a step's
+    /// cost does not depend on what the cache holds, and a real prefill of 64k tokens costs O(n²)).</summary>
+    public static void FillRandom(LeanLayerState state, int length, Random random)
+    {
+        var s = (State)state;
+        int sequences = s.Keys.Length / (s.MaxLength * s.Cos.Length * 2);
+        for (int sequence = 0; sequence < sequences; sequence++)
+        {
+            int from = sequence * s.MaxLength * s.Cos.Length * 2;
+            for (int i = from; i < from + length * s.Cos.Length * 2; i++)
+            {
+                s.Keys[i] = (float)(random.NextDouble() - 0.5);
+                s.Values[i] = (float)(random.NextDouble() - 0.5);
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Numerics.Tensors;
+using ArchLab.Engine.Matrices;
+using ArchLab.Mixers;
+
+namespace ArchLab.Engine.Layers;
+
+/// <summary>
+/// <see cref="Mamba"/>'s step in the engine (the official Mamba.step): [x, z] = in_proj(u); the causal depthwise conv
+/// over the last d_conv inputs (its window is the state) and SiLU; [δ, B, C] = x_proj(x); Δ = softplus(dt_proj(δ));
+/// per channel e and state n, h = exp(Δ_e·A_en)·h + (Δ_e·x_e)·B_n; y_e = Σ_n h_en·C_n + D_e·x_e; out_proj(y ⊙ SiLU(z)).
+/// </summary>
+public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dtProj, LeanMatrix outProj,
+                              float[] convWeight, float[]? convBias, float[] a, float[] d, int kernel) : ILeanLayer
+{
+    readonly int inner = d.Length, stateSize = a.Length / d.Length, dtRank = dtProj.Cols;
+
+    public long WeightBytes => inProj.Bytes + xProj.Bytes + dtProj.Bytes + outProj.Bytes + 4L * convWeight.Length;
+
+    sealed class State : LeanLayerState
+    {
+        public required float[] Conv, Ssm;                            // [batch, inner, kernel−1], [batch, inner, stateSize]
+        public required float[] Xz, X, Dbc, Dt, Delta, Decay, Y;      // scratch
+        public override long Bytes => 4L * (Conv.Length + Ssm.Length);
+    }
+
+    public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
+    {
+        Conv = new float[batch * inner * (kernel - 1)], Ssm = new float[batch * inner * stateSize],
+        Xz = new float[batch * 2 * inner], X = new float[batch * inner], Dbc = new float[batch * xProj.Rows],
+        Dt = new float[batch * dtRank], Delta = new float[batch * inner], Decay = new float[inner * stateSize], Y = new float[batch * inner],
+    };
+
+    public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
+    {
+        var s = (State)state;
+        int batch = context.Batch, window = kernel - 1;
+        inProj.Multiply(x, s.Xz, batch, context.Pool);
+        for (int b = 0; b < batch; b++)
+            for (int e = 0; e < inner; e++)
+            {
+                var history = s.Conv.AsSpan((b * inner + e) * window, window);
+                var weights = convWeight.AsSpan(e * kernel, kernel);
+                float u = s.Xz[b * 2 * inner + e];
+                float sum = 0;
+                for (int j = 0; j < window; j++) sum += history[j] * weights[j];
+                sum += u * weights[window];
+                if (convBias is not null) sum += convBias[e];
+                s.X[b * inner + e] = sum;
+                if (window > 0) { history[1..].CopyTo(history); history[window - 1] = u; }
+            }
+        var xs = s.X.AsSpan(0, batch * inner);
+        Silu(xs, s.Y);
+        s.Y.AsSpan(0, xs.Length).CopyTo(xs);
+        xProj.Multiply(s.X, s.Dbc, batch, context.Pool);
+        int rowWidth = xProj.Rows;
+        for (int b = 0; b < batch; b++) s.Dbc.AsSpan(b * rowWidth, dtRank).CopyTo(s.Dt.AsSpan(b * dtRank));
+        dtProj.Multiply(s.Dt, s.Delta, batch, context.Pool);
+        for (int i = 0; i < batch * inner; i++)
+        {
+            float v = s.Delta[i];
+            s.Delta[i] = v > 20 ? v : MathF.Log(1 + MathF.Exp(v)); // softplus, threshold 20 as torch's
+        }
+        for (int b = 0; b < batch; b++)
+        {
+            var bIn = s.Dbc.AsSpan(b * rowWidth + dtRank, stateSize);
+            var cIn = s.Dbc.AsSpan(b * rowWidth + dtRank + stateSize, stateSize);
+            for (int e = 0; e < inner; e++)
+                TensorPrimitives.Multiply(a.AsSpan(e * stateSize, stateSize), s.Delta[b * inner + e], s.Decay.AsSpan(e * stateSize, stateSize));
+            TensorPrimitives.Exp(s.Decay, s.Decay);
+            for (int e = 0; e < inner; e++)
+            {
+                int i = b * inner + e;
+                var h = s.Ssm.AsSpan(i * stateSize, stateSize);
+                var decay = s.Decay.AsSpan(e * stateSize, stateSize);
+                float dx = s.Delta[i] * s.X[i];
+                TensorPrimitives.Multiply(h, decay, h);
+                TensorPrimitives.MultiplyAdd(bIn, dx, h, h);
+                s.Y[i] = TensorPrimitives.Dot(h, cIn) + d[e] * s.X[i];
+            }
+        }
+        for (int b = 0; b < batch; b++)
+        {
+            var z = s.Xz.AsSpan(b * 2 * inner + inner, inner);
+            var gate = s.X.AsSpan(b * inner, inner); // x is no longer needed: reuse it for SiLU(z)
+            Silu(z, gate);
+            TensorPrimitives.Multiply(s.Y.AsSpan(b * inner, inner), gate, s.Y.AsSpan(b * inner, inner));
+        }
+        outProj.Multiply(s.Y, y, batch, context.Pool);
+    }
+
+    static void Silu(ReadOnlySpan<float> x, Span<float> result)
+    {
+        TensorPrimitives.Sigmoid(x, result);
+        TensorPrimitives.Multiply(x, result[..x.Length], result);
+    }
+
+    public void ImportState(MixerState? source, LeanLayerState target)
+    {
+        if (source is null) return;
+        var from = MixerState.Require<MambaState>(source, "lean Mamba");
+        var s = (State)target;
+        LeanBuilder.CopyInto(from.Conv, s.Conv);
+        LeanBuilder.CopyInto(from.Ssm, s.Ssm);
+    }
+}

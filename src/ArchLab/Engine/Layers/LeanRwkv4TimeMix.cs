@@ -1,0 +1,88 @@
+using System.Numerics.Tensors;
+using ArchLab.Engine.Matrices;
+using ArchLab.Mixers;
+
+namespace ArchLab.Engine.Layers;
+
+/// <summary>
+/// <see cref="Rwkv4TimeMix"/>'s step in the engine: token shift (x·μ + x_prev·(1 − μ)) for k, v, r; the three
+/// projections; one step of the stable WKV recurrence per channel (the state (a, b, p) as in
+/// <see cref="Kernels.Reference.Wkv4Reference.Step"/>); output W_o(σ(r) ⊙ wkv).
+/// </summary>
+public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatrix receptance, LeanMatrix output,
+                                     float[] mixK, float[] mixV, float[] mixR, float[] decay, float[] first) : ILeanLayer
+{
+    readonly int dim = mixK.Length, channels = decay.Length;
+    readonly float[] keepK = OneMinus(mixK), keepV = OneMinus(mixV), keepR = OneMinus(mixR);
+
+    internal static float[] OneMinus(float[] mix) => mix.Select(m => 1 - m).ToArray();
+
+    public long WeightBytes => key.Bytes + value.Bytes + receptance.Bytes + output.Bytes;
+
+    sealed class State : LeanLayerState
+    {
+        public required float[] Shift, A, B, P;           // [batch, dim], [batch, channels] × 3
+        public required float[] Xk, Xv, Xr, K, V, R;      // scratch
+        public override long Bytes => 4L * (Shift.Length + A.Length + B.Length + P.Length);
+    }
+
+    public LeanLayerState AllocateState(int batch, int maxLength, int threads)
+    {
+        var p = new float[batch * channels];
+        Array.Fill(p, (float)Rwkv4TimeMixState.EmptyExponent);
+        return new State
+        {
+            Shift = new float[batch * dim], A = new float[batch * channels], B = new float[batch * channels], P = p,
+            Xk = new float[batch * dim], Xv = new float[batch * dim], Xr = new float[batch * dim],
+            K = new float[batch * channels], V = new float[batch * channels], R = new float[batch * channels],
+        };
+    }
+
+    public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
+    {
+        var s = (State)state;
+        int batch = context.Batch;
+        TokenShift(x, s.Shift, mixK, keepK, s.Xk, batch);
+        TokenShift(x, s.Shift, mixV, keepV, s.Xv, batch);
+        TokenShift(x, s.Shift, mixR, keepR, s.Xr, batch);
+        key.Multiply(s.Xk, s.K, batch, context.Pool);
+        value.Multiply(s.Xv, s.V, batch, context.Pool);
+        receptance.Multiply(s.Xr, s.R, batch, context.Pool);
+        TensorPrimitives.Sigmoid(s.R.AsSpan(0, batch * channels), s.R);
+        for (int b = 0; b < batch; b++)
+            for (int c = 0, i = b * channels; c < channels; c++, i++)
+            {
+                float k = s.K[i], v = s.V[i], a = s.A[i], bb = s.B[i], p = s.P[i];
+                float bonus = first[c] + k;
+                float q = MathF.Max(p, bonus);
+                float e1 = MathF.Exp(p - q), e2 = MathF.Exp(bonus - q);
+                float wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
+                float decayed = decay[c] + p;
+                float next = MathF.Max(decayed, k);
+                float d1 = MathF.Exp(decayed - next), d2 = MathF.Exp(k - next);
+                s.A[i] = d1 * a + d2 * v;
+                s.B[i] = d1 * bb + d2;
+                s.P[i] = next;
+                s.R[i] *= wkv;
+            }
+        output.Multiply(s.R, y, batch, context.Pool);
+        Array.Copy(x, s.Shift, batch * dim);
+    }
+
+    /// <summary>x·μ + previous·(1 − μ) per channel, for every row of the batch.</summary>
+    internal static void TokenShift(float[] x, float[] previous, float[] mix, float[] keep, float[] result, int batch)
+    {
+        int dim = mix.Length;
+        for (int b = 0; b < batch; b++)
+            for (int i = 0, o = b * dim; i < dim; i++, o++) result[o] = x[o] * mix[i] + previous[o] * keep[i];
+    }
+
+    public void ImportState(MixerState? source, LeanLayerState target)
+    {
+        if (source is null) return;
+        var from = MixerState.Require<Rwkv4TimeMixState>(source, "lean RWKV-4 time mixing");
+        var s = (State)target;
+        LeanBuilder.CopyInto(from.Shift, s.Shift); LeanBuilder.CopyInto(from.A, s.A);
+        LeanBuilder.CopyInto(from.B, s.B); LeanBuilder.CopyInto(from.P, s.P);
+    }
+}

@@ -1,0 +1,56 @@
+using ArchLab.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ArchLab.Engine;
+
+/// <summary>RMSNorm (x·rsqrt(mean x² + eps)·w) or LayerNorm ((x − mean)·rsqrt(var + eps)·w + b) over each row, float32.</summary>
+public sealed class LeanNorm
+{
+    readonly float[] weight;
+    readonly float[]? bias;
+    readonly float eps;
+    readonly bool layerNorm;
+
+    LeanNorm(float[] weight, float[]? bias, double eps, bool layerNorm)
+    {
+        this.weight = weight;
+        this.bias = bias;
+        this.eps = (float)eps;
+        this.layerNorm = layerNorm;
+    }
+
+    public int Dim => weight.Length;
+
+    public static LeanNorm From(nn.Module<Tensor, Tensor> norm) => norm switch
+    {
+        RmsNorm rms => new LeanNorm(LeanBuilder.Vector(rms.weight), null, rms.Eps, layerNorm: false),
+        LayerNorm ln => new LeanNorm(LeanBuilder.Vector(ln.weight!), ln.bias is null ? null : LeanBuilder.Vector(ln.bias), ln.eps, layerNorm: true),
+        _ => throw new NotSupportedException($"the lean engine has no {norm.GetType().Name}"),
+    };
+
+    /// <summary>y[b] = norm(x[b]) for each of <paramref name="batch"/> rows (y may be x).</summary>
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int batch)
+    {
+        int n = weight.Length;
+        for (int b = 0; b < batch; b++)
+        {
+            var xs = x.Slice(b * n, n);
+            var ys = y.Slice(b * n, n);
+            if (layerNorm)
+            {
+                float mean = System.Numerics.Tensors.TensorPrimitives.Sum(xs) / n;
+                float variance = 0;
+                foreach (float v in xs) variance += (v - mean) * (v - mean);
+                float inverse = 1 / MathF.Sqrt(variance / n + eps);
+                for (int i = 0; i < n; i++) ys[i] = (xs[i] - mean) * inverse * weight[i] + (bias is null ? 0 : bias[i]);
+            }
+            else
+            {
+                float inverse = 1 / MathF.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(xs) / n + eps);
+                for (int i = 0; i < n; i++) ys[i] = xs[i] * inverse * weight[i];
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ArchLab.Engine.Matrices;
+
+/// <summary>Float32 weights, row-major. Four rows at a time share each load of x (four independent FMA chains).</summary>
+public sealed class Float32Matrix : LeanMatrix
+{
+    readonly float[] weights;
+
+    public Float32Matrix(int rows, int cols, float[] weights, float[]? bias) : base(rows, cols, bias)
+    {
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {weights.Length}");
+        this.weights = weights;
+    }
+
+    public override WeightFormat Format => WeightFormat.Float32;
+    public override long Bytes => 4L * weights.Length + 4L * (Bias?.Length ?? 0);
+
+    protected override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
+    {
+        ref float w = ref MemoryMarshal.GetArrayDataReference(weights);
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        int n = Cols, r = rowStart;
+        for (; r + 4 <= rowEnd; r += 4)
+        {
+            ref float rows = ref Unsafe.Add(ref w, (nint)r * n);
+            for (int b = 0; b < batch; b++)
+            {
+                var (s0, s1, s2, s3) = Dot4(ref rows, n, ref Unsafe.Add(ref x0, (nint)b * n));
+                int o = b * Rows + r;
+                y[o] = s0; y[o + 1] = s1; y[o + 2] = s2; y[o + 3] = s3;
+            }
+        }
+        for (; r < rowEnd; r++)
+            for (int b = 0; b < batch; b++)
+                y[b * Rows + r] = Simd.Dot(ref Unsafe.Add(ref w, (nint)r * n), ref Unsafe.Add(ref x0, (nint)b * n), n);
+        AddBias(y, batch, rowStart, rowEnd);
+    }
+
+    /// <summary>Dot products of rows w, w+n, w+2n, w+3n with x (length n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (float, float, float, float) Dot4(ref float w, int n, ref float x)
+    {
+        ref float w1 = ref Unsafe.Add(ref w, n), w2 = ref Unsafe.Add(ref w, 2 * n), w3 = ref Unsafe.Add(ref w, 3 * n);
+        int c = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        if (Simd.Wide)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; c <= n - 16; c += 16)
+            {
+                var xv = Vector512.LoadUnsafe(ref x, (nuint)c);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w, (nuint)c), xv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w1, (nuint)c), xv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w2, (nuint)c), xv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w3, (nuint)c), xv, a3);
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+        }
+        else if (Simd.Narrow)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; c <= n - 8; c += 8)
+            {
+                var xv = Vector256.LoadUnsafe(ref x, (nuint)c);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, (nuint)c), xv, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, (nuint)c), xv, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w2, (nuint)c), xv, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w3, (nuint)c), xv, a3);
+            }
+            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+        }
+        for (; c < n; c++)
+        {
+            float xc = Unsafe.Add(ref x, c);
+            s0 += Unsafe.Add(ref w, c) * xc; s1 += Unsafe.Add(ref w1, c) * xc;
+            s2 += Unsafe.Add(ref w2, c) * xc; s3 += Unsafe.Add(ref w3, c) * xc;
+        }
+        return (s0, s1, s2, s3);
+    }
+}

@@ -1,123 +1,159 @@
 using System.CommandLine;
+using ArchLab.Checkpoints;
+using ArchLab.Engine;
 using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Reporting;
-using ArchLab.Runtime;
 using ArchLab.Studies;
 using TorchSharp;
 
 namespace ArchLab.Cli.Commands;
 
-/// <summary><c>archlab bench decode</c>: per-token decode latency and state memory against context position, per architecture.</summary>
+/// <summary>
+/// <c>archlab bench decode</c>: decode tokens/s of the lean engine and the TorchSharp step path, per weight format, thread
+/// count, batch size and context position, with the copy bandwidth measured in the same run (<see cref="DecodeComparison"/>).
+/// </summary>
 public static class BenchDecodeCommand
 {
     public static Command Create()
     {
-        var archs = new Option<string[]>("--archs") { DefaultValueFactory = _ => ["transformer", "rwkv4", "retnet", "mamba"], AllowMultipleArgumentsPerToken = true };
+        Option<T[]> List<T>(string name, string description, T[] defaults) =>
+            new(name) { Description = description, DefaultValueFactory = _ => defaults, AllowMultipleArgumentsPerToken = true };
+        var engines = List("--engine", "lean (the SIMD engine) and/or torch (the TorchSharp step path)", new[] { "lean" });
+        var weights = List("--weights", "lean engine weight formats: fp32, bf16, int8 (torch is always fp32)", new[] { "fp32" });
+        var threads = List("--threads", "thread counts (lean: its workers; torch: libtorch threads)", new[] { 1 });
+        var batches = List("--batch", "sequences decoded together in one step", new[] { 1 });
+        var archs = List("--arch", "architectures (random weights at the shape below); --archs is the same", new[] { "transformer", "rwkv4", "retnet", "mamba" });
+        archs.Aliases.Add("--archs");
+        var positions = List("--positions", "context positions at which a step is timed", new[] { 256, 1024, 4096, 16384, 65536 });
+        var model = new Option<string?>("--model") { Description = "time a trained or imported model (run folder, checkpoint or official layout) instead of random shapes" };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128 };
         var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
-        var mambaLayers = new Option<int>("--mamba-layers") { Description = "Mamba blocks have no MLP: twice the layers matches the others' parameters", DefaultValueFactory = _ => 8 };
-        var positions = new Option<long[]>("--positions") { DefaultValueFactory = _ => [256, 1024, 4096, 16384, 65536], AllowMultipleArgumentsPerToken = true };
-        var rounds = new Option<int>("--rounds") { Description = "rounds over all positions (interleaved timing)", DefaultValueFactory = _ => 8 };
-        var steps = new Option<int>("--steps") { Description = "timed steps per position and round (median of all reported)", DefaultValueFactory = _ => 8 };
+        var mambaLayers = new Option<int>("--mamba-layers") { Description = "Mamba blocks have no MLP: twice the layers matches the others' parameters (0: --layers)", DefaultValueFactory = _ => 8 };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 4 };
+        var kvHeads = new Option<int?>("--kv-heads") { Description = "grouped-query attention (default: --heads)" };
+        var vocab = new Option<int>("--vocab") { DefaultValueFactory = _ => 256 };
+        var ffn = new Option<int?>("--ffn-hidden") { Description = "MLP width (default: LLaMA's rule)" };
+        var rounds = new Option<int>("--rounds") { Description = "timing rounds over all cases (interleaved)", DefaultValueFactory = _ => 8 };
+        var steps = new Option<int>("--steps") { Description = "timed steps per case and round (median of all reported)", DefaultValueFactory = _ => 8 };
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 4 };
-        var generate = new Option<int>("--generate-tokens") { Description = "also time generating this many tokens from a 16-token prompt", DefaultValueFactory = _ => 512 };
-        var maxState = new Option<double>("--max-state-gib") { Description = "skip positions whose state (KV cache) would exceed this", DefaultValueFactory = _ => 4 };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)", DefaultValueFactory = _ => 1 };
-        var output = new Option<string?>("--out") { Description = "folder for decode.csv, generate.csv and the charts (default: print only)" };
-        var command = new Command("decode", "decode latency, tokens/s and state bytes against context position (256 … 64k)")
+        var maxState = new Option<double>("--max-state-gib") { Description = "skip cases whose state (KV cache) would exceed this", DefaultValueFactory = _ => 4 };
+        var csv = new Option<string?>("--csv") { Description = "write one row per case to this CSV file" };
+        var output = new Option<string?>("--out") { Description = "folder for decode.csv and charts (latency vs position, tokens/s vs batch)" };
+        var command = new Command("decode", "decode tokens/s of the lean engine and TorchSharp side by side: weight formats, threads, batch, context position")
         {
-            archs, dim, layers, mambaLayers, positions, rounds, steps, warmup, generate, maxState, threads, output,
+            engines, weights, threads, batches, archs, positions, model, dim, layers, mambaLayers, heads, kvHeads, vocab, ffn,
+            rounds, steps, warmup, maxState, csv, output,
         };
         command.SetAction(p =>
         {
-            TorchRuntime.SetThreads(p.GetValue(threads));
             int nSteps = p.GetValue(steps), nWarmup = p.GetValue(warmup), nRounds = p.GetValue(rounds);
-            if (nSteps <= 0 || nRounds <= 0) throw new ArgumentException($"--steps and --rounds must be positive, got {nSteps} and {nRounds}");
-            var pos = p.GetValue(positions)!;
-            if (pos.Any(x => x < 0)) throw new ArgumentException("--positions must be ≥ 0");
+            if (nSteps <= 0 || nRounds <= 0 || nWarmup < 0) throw new ArgumentException($"--steps and --rounds must be positive and --warmup ≥ 0, got {nSteps}, {nRounds}, {nWarmup}");
+            var engineList = p.GetValue(engines)!.Select(e => e.ToLowerInvariant()).Distinct().ToArray();
+            foreach (var e in engineList)
+                if (!DecodeComparison.Engines.Contains(e)) throw new ArgumentException($"--engine: unknown engine '{e}' (use lean, torch)");
+            var formats = p.GetValue(weights)!.Select(WeightFormats.Parse).Distinct().ToArray();
+            var threadList = p.GetValue(threads)!;
+            if (threadList.Any(t => t < 1 || t > 256)) throw new ArgumentException($"--threads must be between 1 and 256, got {string.Join(' ', threadList)}");
+            var batchList = p.GetValue(batches)!;
+            if (batchList.Any(b => b < 1)) throw new ArgumentException($"--batch must be ≥ 1, got {string.Join(' ', batchList)}");
+            var positionList = p.GetValue(positions)!;
+            if (positionList.Any(x => x < 0)) throw new ArgumentException("--positions must be ≥ 0");
             long stateLimit = (long)(p.GetValue(maxState) * (1L << 30));
             string commandLine = "./archlab " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+            string simd = SimdInfo.Describe();
+            Console.WriteLine($"cpu: {simd}");
 
-            var machine = MachineFigures.Measure();
-            string machineLine = $"machine ({torch.get_num_threads()} libtorch threads): {machine.MicrosecondsPerOp:F2} µs per small op, " +
-                                 $"{machine.FlopsPerSecond / 1e9:F1} GFLOP/s float32 matmul, {machine.BytesPerSecond / 1e9:F1} GB/s copy bandwidth";
-            Console.WriteLine(machineLine);
-
-            var decode = new CsvTable("arch", "parameters", "layers", "position", "ms_per_token_median", "ms_per_token_mean", "tokens_per_s",
-                "state_bytes_analytic", "state_bytes_allocated", "rss_growth_bytes", "peak_rss_bytes", "advance_s", "flops_per_token", "bytes_per_token",
-                "lean_c_estimate_ms", "measured_over_estimate", "tensors_per_step", "dispatch_share").Comment($"command: {commandLine}").Comment(machineLine);
-            var gen = new CsvTable("arch", "parameters", "tokens", "seconds", "tokens_per_s").Comment($"command: {commandLine}");
-            var series = new List<Series>();
-            var stateSeries = new List<Series>();
-            var models = new List<(string Arch, LanguageModel Model, IReadOnlyList<long> Positions)>();
-            foreach (string arch in p.GetValue(archs)!)
+            var models = new List<(string Arch, LanguageModel Model)>();
+            if (p.GetValue(model) is { } dir)
             {
-                string name = MixerRegistry.Canonical(arch);
-                var config = new ModelConfig
-                {
-                    Arch = name, Dim = p.GetValue(dim), Layers = name == "mamba" ? p.GetValue(mambaLayers) : p.GetValue(layers),
-                    VocabSize = 256, EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
-                }.Validate();
-                torch.manual_seed(1);
-                var model = new LanguageModel(config);
-                var run = new List<long>();
-                foreach (long position in pos.Order())
-                {
-                    if (model.StateBytes(1, position + nWarmup + nRounds * nSteps) <= stateLimit) { run.Add(position); continue; }
-                    Console.WriteLine($"{name,-12}{model.TotalParameters,10}{position,10}  not run: state would exceed --max-state-gib {p.GetValue(maxState)}");
-                    decode.Add(name, model.TotalParameters, config.Layers, position, "", "", "", model.StateBytes(1, position), "", "", "", "", "", "", "", "");
-                }
-                models.Add((name, model, run));
+                var loaded = ModelLoader.Load(ModelPath.Resolve(dir));
+                models.Add((loaded.Config.LayerPattern is null ? loaded.Config.Arch : "hybrid", loaded));
             }
+            else
+                foreach (string arch in p.GetValue(archs)!)
+                {
+                    string name = MixerRegistry.Canonical(arch);
+                    if (!MixerRegistry.IsKnown(name)) throw new ArgumentException($"--arch: unknown architecture '{arch}' (known: {string.Join(", ", MixerRegistry.Names)})");
+                    int layerCount = name == "mamba" && p.GetValue(mambaLayers) > 0 ? p.GetValue(mambaLayers) : p.GetValue(layers);
+                    var config = new ModelConfig
+                    {
+                        Arch = name, Dim = p.GetValue(dim), Layers = layerCount, Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads),
+                        VocabSize = p.GetValue(vocab), FfnHidden = p.GetValue(ffn), EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
+                    }.Validate();
+                    torch.manual_seed(1);
+                    models.Add((name, new LanguageModel(config)));
+                }
+
+            var table = new CsvTable("engine", "weights", "threads", "arch", "dim", "layers", "vocab", "batch", "position", "tokens_per_s",
+                    "ms_per_step_median", "ms_per_step_p10", "ms_per_step_p90", "weight_bytes_per_token", "copy_GBps", "fraction_of_bandwidth",
+                    "state_bytes", "parameters", "tensors_per_step", "advance_s")
+                .Comment($"command: {commandLine}")
+                .Comment($"cpu: {simd}")
+                .Comment("copy_GBps: bytes read + written per second copying 64 MiB on the same threads, median of one measurement per round; " +
+                         "fraction_of_bandwidth = weight bytes read per second / copy_GBps; a step decodes one token for each of batch sequences");
+            var cases = new List<DecodeCase>();
+            int capacityExtra = nWarmup + nRounds * nSteps + 1;
+            foreach (var (arch, lm) in models)
+                foreach (int batch in batchList)
+                    foreach (int position in positionList.Order())
+                    {
+                        long state = lm.StateBytes(batch, position + capacityExtra);
+                        if (state > stateLimit)
+                        {
+                            Console.WriteLine($"{arch} batch {batch} position {position}: not run, state {state / (double)(1 << 30):F2} GiB exceeds --max-state-gib {p.GetValue(maxState)}");
+                            continue;
+                        }
+                        foreach (string engine in engineList)
+                            foreach (var format in engine == "lean" ? formats : [WeightFormat.Float32])
+                                foreach (int t in threadList)
+                                    cases.Add(new DecodeCase(engine, format, t, arch, lm, batch, position));
+                    }
+            if (cases.Count == 0) throw new ArgumentException("no case fits --max-state-gib: raise it or lower --positions/--batch");
             try
             {
-                var points = DecodeBenchmark.Measure(models, nRounds, nSteps, nWarmup, machine, log: Console.Out);
-                Console.WriteLine($"{"arch",-12}{"params",10}{"position",10}{"ms/token",10}{"tok/s",9}{"state MiB",11}{"alloc MiB",11}{"RSS+ MiB",10}{"VmHWM MiB",11}{"C est ms",10}{"ratio",8}{"tensors",9}{"disp %",8}");
-                foreach (var (name, model, _) in models)
+                var results = DecodeComparison.Measure(cases, nRounds, nSteps, nWarmup, Console.Out);
+                Console.WriteLine($"{"case",-34}{"position",9}{"ms/step",10}{"tok/s",10}{"weights MB/tok",15}{"copy GB/s",10}{"of BW",7}{"tensors",9}");
+                foreach (var r in results)
                 {
-                    var xs = new List<double>(); var ys = new List<double>(); var bs = new List<double>();
-                    foreach (var r in points.Where(r => r.Arch == name))
-                    {
-                        Console.WriteLine($"{name,-12}{r.Parameters,10}{r.Position,10}{r.MsPerToken,10:F3}{r.TokensPerSecond,9:F0}{Mib(r.StateBytesAnalytic),11:F2}" +
-                                          $"{Mib(r.StateBytesAllocated),11:F2}{Mib(r.RssGrowthBytes),10:F1}{Mib(r.PeakRssBytes),11:F0}{r.EstimatedCMs,10:F4}{r.MsPerToken / r.EstimatedCMs,8:F1}{r.TensorsPerStep,9}{100 * Dispatch(r),8:F0}");
-                        decode.Add(name, r.Parameters, model.Config.Layers, r.Position, r.MsPerToken, r.MeanMsPerToken, r.TokensPerSecond, r.StateBytesAnalytic,
-                            r.StateBytesAllocated, r.RssGrowthBytes, r.PeakRssBytes, r.AdvanceSeconds, r.FlopsPerToken, r.BytesPerToken, r.EstimatedCMs,
-                            r.MsPerToken / r.EstimatedCMs, r.TensorsPerStep, Dispatch(r));
-                        xs.Add(r.Position); ys.Add(r.MsPerToken); bs.Add(r.StateBytesAnalytic);
-                    }
-                    series.Add(new Series($"{name} ({model.TotalParameters / 1e6:F2}M)", xs, ys));
-                    stateSeries.Add(new Series(name, xs, bs));
+                    var c = r.Case;
+                    Console.WriteLine($"{DecodeComparison.Label(c),-34}{c.Position,9}{r.MedianMs,10:F4}{r.TokensPerSecond,10:F0}{r.WeightBytesPerToken / 1e6,15:F3}" +
+                                      $"{r.CopyBytesPerSecond / 1e9,10:F1}{r.FractionOfBandwidth,7:F2}{r.TensorsPerStep,9}");
+                    var cfg = c.Model.Config;
+                    table.Add(c.Engine, c.Engine == "lean" ? c.Weights.Name() : "fp32", c.Threads, c.Arch, cfg.Dim, cfg.Layers, cfg.VocabSize, c.Batch,
+                        c.Position, r.TokensPerSecond, r.MedianMs, r.P10Ms, r.P90Ms, r.WeightBytesPerToken, r.CopyBytesPerSecond / 1e9,
+                        r.FractionOfBandwidth, r.StateBytes, c.Model.TotalParameters, r.TensorsPerStep, r.AdvanceSeconds);
                 }
-                if (p.GetValue(generate) is > 0 and var n)
-                    foreach (var (name, model, _) in models)
-                    {
-                        double seconds = DecodeBenchmark.GenerateSeconds(model, n);
-                        Console.WriteLine($"{name,-12} generate {n} tokens (16-token prompt, greedy): {seconds:F2} s, {n / seconds:F0} tokens/s");
-                        gen.Add(name, model.TotalParameters, n, seconds, n / seconds);
-                    }
+                if (p.GetValue(csv) is { } file) { table.Save(file); Console.WriteLine($"wrote {file}"); }
+                if (p.GetValue(output) is { } folder) SaveCharts(folder, table, results);
             }
             finally
             {
-                foreach (var (_, model, _) in models) model.Dispose();
-            }
-            // share of a step that its dispatches alone would take at the measured cost of one small op
-            double Dispatch(DecodePoint r) => r.TensorsPerStep * machine.MicrosecondsPerOp / 1000 / r.MsPerToken;
-            if (p.GetValue(output) is { } dir)
-            {
-                Directory.CreateDirectory(dir);
-                decode.Save(Path.Combine(dir, "decode.csv"));
-                gen.Save(Path.Combine(dir, "generate.csv"));
-                ChartFile.Save(LineChart.Create("Decode latency per token vs context position (batch 1, float32)", "context position (tokens)",
-                    "ms per token (median)", series, logX: true, logY: true), Path.Combine(dir, "latency.html"));
-                ChartFile.Save(LineChart.Create("Decode state bytes vs context position", "context position (tokens)", "state bytes (analytic)",
-                    stateSeries, logX: true, logY: true), Path.Combine(dir, "state-bytes.html"));
-                Console.WriteLine($"wrote {dir}/decode.csv, generate.csv, latency.html, state-bytes.html");
+                foreach (var (_, lm) in models) lm.Dispose();
             }
             return 0;
         });
         return command;
     }
 
-    static double Mib(long bytes) => bytes / (double)(1 << 20);
+    static void SaveCharts(string folder, CsvTable table, IReadOnlyList<DecodeMeasurement> results)
+    {
+        Directory.CreateDirectory(folder);
+        table.Save(Path.Combine(folder, "decode.csv"));
+        string Series(DecodeCase c, bool withBatch) =>
+            $"{c.Arch} {c.Engine}{(c.Engine == "lean" ? " " + c.Weights.Name() : "")} {c.Threads}t{(withBatch ? $" b{c.Batch}" : "")}";
+        var latency = results.GroupBy(r => Series(r.Case, withBatch: true))
+            .Select(g => new Series(g.Key, g.Select(r => (double)Math.Max(1, r.Case.Position)).ToList(), g.Select(r => r.MedianMs).ToList()))
+            .Where(s => s.X.Count > 1).ToList();
+        if (latency.Count > 0)
+            ChartFile.Save(LineChart.Create("Decode step time vs context position", "context position (tokens)", "ms per step (median)",
+                latency, logX: true, logY: true), Path.Combine(folder, "latency.html"));
+        var throughput = results.GroupBy(r => Series(r.Case, withBatch: false) + $" @{r.Case.Position}")
+            .Select(g => new Series(g.Key, g.Select(r => (double)r.Case.Batch).ToList(), g.Select(r => r.TokensPerSecond).ToList()))
+            .Where(s => s.X.Count > 1).ToList();
+        if (throughput.Count > 0)
+            ChartFile.Save(LineChart.Create("Decode throughput vs batch size", "sequences per step (batch)", "tokens/s (all sequences)",
+                throughput, logX: true, logY: true), Path.Combine(folder, "throughput.html"));
+        Console.WriteLine($"wrote {folder}/decode.csv{(latency.Count > 0 ? ", latency.html" : "")}{(throughput.Count > 0 ? ", throughput.html" : "")}");
+    }
 }

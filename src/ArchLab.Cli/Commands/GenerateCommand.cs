@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ArchLab.Checkpoints;
 using ArchLab.Data;
+using ArchLab.Engine;
 using ArchLab.Inference;
 using ArchLab.Runtime;
 using TorchSharp;
@@ -26,7 +27,13 @@ public static class GenerateCommand
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1234 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "default: the run's tokenizer" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var command = new Command("generate", "generate text from a prompt") { model, prompt, promptsFile, stop, maxTokens, temperature, topK, topP, seed, tokenizer, device };
+        var engine = new Option<string>("--engine") { Description = "lean (the SIMD decode engine) or torch (TorchSharp's step path)", DefaultValueFactory = _ => "lean" };
+        var weights = new Option<string>("--weights") { Description = "lean engine weights: fp32, bf16 or int8", DefaultValueFactory = _ => "fp32" };
+        var threads = new Option<int>("--threads") { Description = "lean engine threads", DefaultValueFactory = _ => 1 };
+        var command = new Command("generate", "generate text from a prompt")
+        {
+            model, prompt, promptsFile, stop, maxTokens, temperature, topK, topP, seed, tokenizer, device, engine, weights, threads,
+        };
         command.SetAction(p =>
         {
             var sampling = new SamplingOptions
@@ -34,12 +41,16 @@ public static class GenerateCommand
                 Temperature = p.GetValue(temperature), TopK = p.GetValue(topK), TopP = p.GetValue(topP), Seed = p.GetValue(seed),
             }.Validate();
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
+            var engineOptions = new EngineOptions(p.GetValue(engine)!.ToLowerInvariant(), WeightFormats.Parse(p.GetValue(weights)!), p.GetValue(threads)).Validate();
             string dir = p.GetValue(model)!;
             var runData = RunData.Load(dir);
             string tokSpec = p.GetValue(tokenizer) ?? runData?.Tokenizer ?? "byte";
             var tok = Tokenizers.Create(tokSpec, tokSpec.StartsWith("bpe:") ? RunData.LoadCorpus(runData?.Data ?? []) : null, Console.Out);
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
             lm.to(dev);
+            if (tok.VocabSize > lm.Config.VocabSize)
+                throw new ArgumentException($"tokenizer '{tok.Name}' has ids up to {tok.VocabSize - 1} but the model has only {lm.Config.VocabSize} embeddings: " +
+                                            "use the tokenizer the model was trained with (--tokenizer)");
             var prompts = (p.GetValue(prompt) ?? []).ToList();
             if (p.GetValue(promptsFile) is { } file)
             {
@@ -50,15 +61,24 @@ public static class GenerateCommand
             if (prompts.Any(x => x.Length == 0)) throw new ArgumentException("a prompt must not be empty");
             var stops = (p.GetValue(stop) ?? []).Select(Unescape).ToArray();
             int maxNew = p.GetValue(maxTokens);
+            if (maxNew < 0) throw new ArgumentException($"--max-tokens must be ≥ 0, got {maxNew}");
+            int longest = prompts.Max(x => tok.Encode(x).Length) + maxNew, context = lm.Config.ContextLength;
+            if (longest > context)
+            {
+                if (lm.Config.PositionEmbedding)
+                    throw new ArgumentException($"prompt + --max-tokens reach {longest} tokens, past the model's learned positions (context_length {context})");
+                Console.Error.WriteLine($"note: prompt + --max-tokens reach {longest} tokens; the model was trained on {context}-token contexts, " +
+                                        "so tokens past that are decoded with positions or states it never saw in training (quality may drop)");
+            }
             if (prompts.Count == 1)
             {
                 Console.Write(prompts[0]);
-                TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, (_, text) => Console.Write(text));
+                TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, (_, text) => Console.Write(text), engineOptions);
                 Console.WriteLine();
             }
             else
             {
-                var completions = TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops);
+                var completions = TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, engine: engineOptions);
                 for (int i = 0; i < prompts.Count; i++) Console.WriteLine($"--- {i + 1} ---\n{prompts[i]}{completions[i]}");
             }
             return 0;

@@ -34,6 +34,13 @@ public interface ILeanLayer
     /// <summary>One token: writes y from x and advances the state.</summary>
     void Step(float[] x, float[] y, LeanLayerState state, in StepContext context);
 
+    /// <summary>
+    /// Benchmarks: brings the state to <paramref name="length"/> tokens with arbitrary contents where the cost of later
+    /// steps does not depend on them and running the tokens would cost more (a KV cache: a real 64k-token prefill is
+    /// O(n²)); false where the tokens must really be run (a recurrent state, whose values set the arithmetic).
+    /// </summary>
+    bool TryFillArbitrary(LeanLayerState state, int length, Random random) => false;
+
     /// <summary>Takes over the TorchSharp module's state (after a TorchSharp prefill) for the same batch; stateless layers ignore it.</summary>
     void ImportState(MixerState? source, LeanLayerState target);
 }

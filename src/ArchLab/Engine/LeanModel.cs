@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ArchLab.Engine.Matrices;
 using ArchLab.Models;
 using TorchSharp;
@@ -84,6 +85,7 @@ public sealed class LeanModel : IDisposable
     /// One token per sequence: <paramref name="tokens"/> [batch] → logits [batch, vocab] (a view of the state's buffer,
     /// valid until the next step); advances <paramref name="state"/> by one position.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public ReadOnlySpan<float> Step(ReadOnlySpan<int> tokens, LeanState state)
     {
         int batch = state.Batch, position = state.Position;
@@ -138,6 +140,21 @@ public sealed class LeanModel : IDisposable
             if (blocks[i].Mlp is { } statefulMlp) statefulMlp.ImportState(mlp, target.Mlps[i]!);
         }
         target.Position = (int)source.Position;
+    }
+
+    /// <summary>
+    /// Benchmarks: brings every layer to <paramref name="length"/> tokens with arbitrary contents (KV caches) when all
+    /// layers allow it (<see cref="ILeanLayer.TryFillArbitrary"/>); false when the tokens must be run instead.
+    /// </summary>
+    public bool TryFillArbitrary(LeanState state, int length, Random random)
+    {
+        if (length > state.MaxLength) throw new ArgumentException($"length {length} is past the state's allocated length {state.MaxLength}");
+        for (int i = 0; i < blocks.Length; i++)
+            if (!blocks[i].Mixer.TryFillArbitrary(state.Mixers[i], length, random) ||
+                (blocks[i].Mlp is { } mlp && state.Mlps[i]!.Bytes > 0 && !mlp.TryFillArbitrary(state.Mlps[i]!, length, random)))
+                return false;
+        state.Position = length;
+        return true;
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ArchLab.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -31,6 +32,7 @@ public sealed class LeanNorm
     };
 
     /// <summary>y[b] = norm(x[b]) for each of <paramref name="batch"/> rows (y may be x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Apply(ReadOnlySpan<float> x, Span<float> y, int batch)
     {
         int n = weight.Length;

@@ -1,19 +1,19 @@
 using ArchLab.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ArchLab.Inference;
 
 /// <summary>
-/// Prefill in one parallel pass, then step one token at a time on the model's state. Works for every architecture and
-/// hybrid: it only uses <see cref="LanguageModel.Forward(Tensor, ModelState?)"/> and <see cref="LanguageModel.Step"/>.
+/// Prefill in one parallel pass, then step one token at a time. Works for every architecture and hybrid. The steps run on
+/// the lean engine by default (<see cref="EngineOptions"/>; the TorchSharp step path with <see cref="EngineOptions.Torch"/>),
+/// and tokens are drawn by <see cref="Sampler"/>, so both engines give the same tokens for the same logits and seed.
 /// </summary>
 public static class Generation
 {
     /// <param name="onToken">called with each new token as soon as it is drawn (streaming)</param>
     public static int[] Generate(LanguageModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-                                 Action<int>? onToken = null) =>
-        GenerateBatch(model, [prompt], maxNewTokens, sampling, onToken: onToken is null ? null : (_, token) => onToken(token))[0];
+                                 Action<int>? onToken = null, EngineOptions? engine = null) =>
+        GenerateBatch(model, [prompt], maxNewTokens, sampling, onToken: onToken is null ? null : (_, token) => onToken(token), engine: engine)[0];
 
     /// <summary>
     /// Several prompts at once, one row each. Prompts of different lengths need no padding: the shortest length is
@@ -25,12 +25,18 @@ public static class Generation
     /// <param name="stop">asked after each new token of a row with the row index and its tokens so far; true ends that row</param>
     /// <param name="onToken">called with (row, token) as each token is drawn</param>
     public static int[][] GenerateBatch(LanguageModel model, IReadOnlyList<IReadOnlyList<int>> prompts, int maxNewTokens,
-        SamplingOptions sampling, Func<int, IReadOnlyList<int>, bool>? stop = null, Action<int, int>? onToken = null)
+        SamplingOptions sampling, Func<int, IReadOnlyList<int>, bool>? stop = null, Action<int, int>? onToken = null,
+        EngineOptions? engine = null)
     {
         sampling.Validate();
+        engine = (engine ?? new EngineOptions()).Validate();
         if (prompts.Count == 0) throw new ArgumentException("give at least one prompt");
         if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("every prompt must hold at least one token");
         if (maxNewTokens < 0) throw new ArgumentException($"max new tokens must be ≥ 0, got {maxNewTokens}");
+        int vocab = model.Config.VocabSize;
+        foreach (var p in prompts)
+            foreach (int t in p)
+                if ((uint)t >= (uint)vocab) throw new ArgumentException($"prompt token {t} is outside the model's vocabulary (size {vocab})");
         int rows = prompts.Count;
         int shortest = prompts.Min(p => p.Count), longest = prompts.Max(p => p.Count);
         var outputs = Enumerable.Range(0, rows).Select(_ => new List<int>(maxNewTokens)).ToArray();
@@ -39,17 +45,13 @@ public static class Generation
 
         bool wasTraining = model.training;
         model.eval();
-        var device = model.embed.weight!.device;
-        using var generator = new torch.Generator((ulong)sampling.Seed);
+        var sampler = new Sampler(sampling);
         try
         {
             using var noGrad = no_grad();
-            using var state = model.AllocateState(rows, longest + maxNewTokens);
+            using var decoder = IStepDecoder.Create(model, engine, rows, longest + maxNewTokens);
             var prefix = prompts.SelectMany(p => p.Take(shortest).Select(t => (long)t)).ToArray();
-            Tensor logits;
-            using (var ids = tensor(prefix, [rows, shortest], device: device))
-            using (var all = model.Forward(ids, state))
-                logits = all.select(1, -1).to(ScalarType.Float32).cpu().DetachFromDisposeScope();
+            var logits = decoder.Prefill(prefix, rows, shortest);
             var next = new long[rows];
             for (int position = shortest; ; position++)
             {
@@ -57,48 +59,20 @@ public static class Generation
                 {
                     if (position < prompts[r].Count) { next[r] = prompts[r][position]; continue; }
                     if (finished[r]) continue; // keeps feeding its last token; its state is no longer read
-                    using var rowLogits = logits[r];
-                    int token = Sample(rowLogits, sampling, generator);
+                    int token = sampler.Next(logits.Slice(r * vocab, vocab));
                     outputs[r].Add(token);
                     onToken?.Invoke(r, token);
                     next[r] = token;
                     if (outputs[r].Count >= maxNewTokens || (stop?.Invoke(r, outputs[r]) ?? false)) finished[r] = true;
                 }
                 if (finished.All(f => f)) break;
-                logits.Dispose();
-                using var scope = NewDisposeScope();
-                logits = model.Step(tensor(next, device: device), state).to(ScalarType.Float32).cpu().DetachFromDisposeScope();
+                logits = decoder.Step(next);
             }
-            logits.Dispose();
         }
         finally
         {
             model.train(wasTraining);
         }
         return outputs.Select(o => o.ToArray()).ToArray();
-    }
-
-    /// <summary>Draws one token from logits [vocab].</summary>
-    public static int Sample(Tensor logits, SamplingOptions sampling, torch.Generator generator)
-    {
-        using var scope = NewDisposeScope();
-        var l = logits.to(ScalarType.Float32).cpu();
-        if (sampling.Temperature == 0) return (int)l.argmax().item<long>();
-        l = l / sampling.Temperature;
-        if (sampling.TopK > 0 && sampling.TopK < l.shape[0])
-        {
-            var kth = l.topk(sampling.TopK).values[-1];
-            l = l.masked_fill(l.lt(kth), double.NegativeInfinity);
-        }
-        if (sampling.TopP < 1)
-        {
-            var (sorted, order) = l.sort(descending: true);
-            var cumulative = sorted.softmax(0).cumsum(0);
-            // drop a token when the tokens before it already reach top-p (the first token always stays)
-            var dropSorted = (cumulative - sorted.softmax(0)).ge(sampling.TopP);
-            var drop = zeros_like(dropSorted).scatter(0, order, dropSorted); // back to vocabulary order
-            l = l.masked_fill(drop, double.NegativeInfinity);
-        }
-        return (int)multinomial(l.softmax(0), 1, generator: generator).item<long>();
     }
 }

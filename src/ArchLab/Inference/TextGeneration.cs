@@ -1,3 +1,4 @@
+using System.Text;
 using ArchLab.Data;
 using ArchLab.Models;
 
@@ -10,29 +11,61 @@ public static class TextGeneration
     /// <param name="onText">called with (row, text) for each piece of a row's completion once it can no longer change:
     /// whole characters only, and never text that could still turn out to start a stop string</param>
     public static string[] Generate(LanguageModel model, ITextTokenizer tokenizer, IReadOnlyList<string> prompts, int maxNewTokens,
-        SamplingOptions sampling, IReadOnlyList<string>? stopStrings = null, Action<int, string>? onText = null)
+        SamplingOptions sampling, IReadOnlyList<string>? stopStrings = null, Action<int, string>? onText = null, EngineOptions? engine = null)
     {
         var stops = new StopStrings(stopStrings ?? [], t => tokenizer.Decode(t));
         var encoded = prompts.Select(p => (IReadOnlyList<int>)tokenizer.Encode(p)).ToArray();
-        var tokens = prompts.Select(_ => new List<int>()).ToArray();
-        var shown = new int[prompts.Count];
-        void Stream(int row, bool final)
-        {
-            if (onText is null) return;
-            var (text, stopped) = stops.Cut(tokenizer.Decode(tokens[row].ToArray()));
-            int end = text.Length;
-            if (!final && !stopped)
-            {
-                end = Math.Max(0, end - Math.Max(0, stops.LongestLength - 1)); // the tail might begin a stop string
-                int replacement = text.IndexOf('\uFFFD', Math.Max(0, text.Length - 3)); // an unfinished UTF-8 character at the end
-                if (replacement >= 0) end = Math.Min(end, replacement);
-            }
-            if (end > shown[row]) { onText(row, text[shown[row]..end]); shown[row] = end; }
-        }
+        var streams = prompts.Select(_ => new IncrementalText(tokenizer, stops)).ToArray();
         var generated = Generation.GenerateBatch(model, encoded, maxNewTokens, sampling,
             stop: stops.IsEmpty ? null : (_, output) => stops.Reached(output),
-            onToken: (row, token) => { tokens[row].Add(token); Stream(row, final: false); });
-        for (int r = 0; r < prompts.Count; r++) Stream(r, final: true);
+            onToken: onText is null ? null : (row, token) => { if (streams[row].Add(token, final: false) is { Length: > 0 } text) onText(row, text); },
+            engine: engine);
+        if (onText is not null)
+            for (int r = 0; r < prompts.Count; r++)
+                if (streams[r].Add(null, final: true) is { Length: > 0 } text) onText(r, text);
         return generated.Select(g => stops.Cut(tokenizer.Decode(g)).Text).ToArray();
+    }
+
+    /// <summary>
+    /// One row's streamed text, decoded incrementally: tokens whose text ends on a whole character are decoded once and
+    /// kept (<see cref="settled"/>); only the tokens after them are decoded again with each new token, and stop strings
+    /// are looked for only where a new one could end. So streaming costs O(length), not O(length²).
+    /// </summary>
+    sealed class IncrementalText(ITextTokenizer tokenizer, StopStrings stops)
+    {
+        readonly List<int> pendingTokens = [];
+        readonly StringBuilder settled = new();
+        int shown;          // characters handed out so far
+        bool stopped;
+
+        /// <summary>Adds a token (or none, with <paramref name="final"/>) and returns the text that became final.</summary>
+        public string Add(int? token, bool final)
+        {
+            if (stopped) return "";
+            if (token is int t) pendingTokens.Add(t);
+            string pending = tokenizer.Decode(pendingTokens.ToArray());
+            if (pending.Length > 0 && (!pending.EndsWith('\uFFFD') || final || pendingTokens.Count > 8)) // > 8: bytes that never form a character
+            {
+                settled.Append(pending);
+                pendingTokens.Clear();
+                pending = "";
+            }
+            int hold = Math.Max(0, stops.LongestLength - 1);
+            int tailStart = Math.Min(settled.Length, Math.Max(0, shown - hold)); // shown may already include unsettled text
+            string tail = settled.ToString(tailStart, settled.Length - tailStart) + pending;
+            var (cut, found) = stops.Cut(tail);
+            int end = tailStart + cut.Length;
+            if (found) stopped = true;
+            else if (!final)
+            {
+                end = Math.Max(0, end - hold); // the tail might begin a stop string
+                int replacement = tail.IndexOf('\uFFFD', Math.Max(0, tail.Length - 3)); // an unfinished UTF-8 character at the end
+                if (replacement >= 0) end = Math.Min(end, tailStart + replacement);
+            }
+            if (end <= shown) return "";
+            string text = tail[(shown - tailStart)..(end - tailStart)];
+            shown = end;
+            return text;
+        }
     }
 }

@@ -150,14 +150,63 @@ public class GenerationTests
     [Fact]
     public void TopKAndTopPSampleOnlyAllowedTokens()
     {
-        var logits = tensor(new float[] { 5f, 4f, 3f, 0f, -1f, -2f });
-        var generator = new torch.Generator(1);
-        var topK = Enumerable.Range(0, 300).Select(_ => Generation.Sample(logits, new SamplingOptions { Temperature = 1, TopK = 2 }, generator)).ToHashSet();
+        float[] logits = [5f, 4f, 3f, 0f, -1f, -2f];
+        var topKSampler = new Sampler(new SamplingOptions { Temperature = 1, TopK = 2, Seed = 1 });
+        var topK = Enumerable.Range(0, 300).Select(_ => topKSampler.Next(logits)).ToHashSet();
         Assert.Subset(new HashSet<int> { 0, 1 }, topK);
         Assert.Equal(2, topK.Count);
         // softmax([5,4,3,...]) ≈ [0.66, 0.24, 0.09, ...]: top-p 0.8 keeps tokens 0 and 1 only
-        var topP = Enumerable.Range(0, 300).Select(_ => Generation.Sample(logits, new SamplingOptions { Temperature = 1, TopP = 0.8 }, generator)).ToHashSet();
+        var topPSampler = new Sampler(new SamplingOptions { Temperature = 1, TopP = 0.8, Seed = 1 });
+        var topP = Enumerable.Range(0, 300).Select(_ => topPSampler.Next(logits)).ToHashSet();
         Assert.Subset(new HashSet<int> { 0, 1 }, topP);
         Assert.Equal(2, topP.Count);
+        // without filters every token turns up, at about its softmax probability
+        var plain = new Sampler(new SamplingOptions { Temperature = 1, Seed = 2 });
+        var counts = new int[6];
+        for (int i = 0; i < 20000; i++) counts[plain.Next(logits)]++;
+        Assert.InRange(counts[0] / 20000.0, 0.64, 0.69);
+        Assert.InRange(counts[1] / 20000.0, 0.22, 0.26);
+    }
+
+    [Theory]
+    [InlineData("transformer")]
+    [InlineData("rwkv4")]
+    [InlineData("retnet")]
+    [InlineData("mamba")]
+    [InlineData("hybrid")]
+    public void LeanAndTorchEnginesGiveTheSameTokens(string arch)
+    {
+        using var model = TinyModel(arch);
+        IReadOnlyList<int>[] prompts = [[3, 1, 4, 1, 5, 9, 2], [2, 7], [1, 8, 2, 8]];
+        foreach (var sampling in new[] { new SamplingOptions { Temperature = 0 }, new SamplingOptions { Temperature = 1.0, TopK = 10, Seed = 3 } })
+        {
+            var lean = Generation.GenerateBatch(model, prompts, 40, sampling, engine: new EngineOptions("lean"));
+            var torchTokens = Generation.GenerateBatch(model, prompts, 40, sampling, engine: EngineOptions.Torch);
+            Assert.Equal(torchTokens, lean);
+        }
+    }
+
+    [Fact]
+    public void StreamedTextEqualsTheFinalTextEvenWithBrokenUtf8()
+    {
+        // a random byte-level model emits invalid and multi-byte UTF-8 sequences; the pieces streamed must add up to the result
+        torch.manual_seed(9);
+        using var model = new LanguageModel(new ModelConfig { VocabSize = 256, Dim = 32, Layers = 1, Heads = 4 });
+        var tok = new ByteTokenizer();
+        foreach (var stops in new[] { Array.Empty<string>(), ["zz", "\n\n"] })
+        {
+            var streamed = new System.Text.StringBuilder();
+            string text = TextGeneration.Generate(model, tok, ["x"], 400, new SamplingOptions { Temperature = 1.5, Seed = 5 }, stops,
+                (_, piece) => streamed.Append(piece))[0];
+            Assert.Equal(text, streamed.ToString());
+        }
+    }
+
+    [Fact]
+    public void PromptTokensOutsideTheVocabularyAreRefused()
+    {
+        using var model = TinyModel("transformer", vocab: 40);
+        var e = Assert.Throws<ArgumentException>(() => Generation.Generate(model, [1, 45], 3, new SamplingOptions { Temperature = 0 }));
+        Assert.Contains("outside the model's vocabulary (size 40)", e.Message);
     }
 }

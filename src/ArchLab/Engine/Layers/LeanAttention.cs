@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ArchLab.Engine.Matrices;
@@ -53,6 +54,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
         return state;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (State)state;
@@ -109,6 +111,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
     {
         public int Batch, Position;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
         public void Execute(int part, int parts)
         {
             int batch = Batch, length = Position + 1, hd = layer.HeadDim, group = layer.Heads / layer.KvHeads;
@@ -158,7 +161,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
 
     /// <summary>Writes random keys and values for the first <paramref name="length"/> positions (benchmarks: a step's
     /// cost does not depend on what the cache holds, and a real prefill of 64k tokens costs O(n²)).</summary>
-    public static void FillRandom(LeanLayerState state, int length, Random random)
+    public bool TryFillArbitrary(LeanLayerState state, int length, Random random)
     {
         var s = (State)state;
         int sequences = s.Keys.Length / (s.MaxLength * s.Cos.Length * 2);
@@ -171,5 +174,6 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
                 s.Values[i] = (float)(random.NextDouble() - 0.5);
             }
         }
+        return true;
     }
 }

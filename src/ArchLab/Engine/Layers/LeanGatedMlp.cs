@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -24,6 +25,7 @@ public sealed class LeanGatedMlp(LeanMatrix up, LeanMatrix gate, LeanMatrix down
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) =>
         new Scratch { Up = new float[batch * hidden], Gate = new float[batch * hidden] };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (Scratch)state;

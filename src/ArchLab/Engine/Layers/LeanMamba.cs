@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -30,6 +31,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         Dt = new float[batch * dtRank], Delta = new float[batch * inner], Decay = new float[inner * stateSize], Y = new float[batch * inner],
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (State)state;

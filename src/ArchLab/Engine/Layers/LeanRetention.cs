@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -31,6 +32,7 @@ public sealed class LeanRetention(LeanMatrix q, LeanMatrix k, LeanMatrix v, Lean
         G = new float[batch * heads * valueDim], O = new float[batch * heads * valueDim], Sin = new float[keyDim], Cos = new float[keyDim],
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (State)state;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -25,6 +26,7 @@ public sealed class LeanRwkv4ChannelMix(LeanMatrix key, LeanMatrix receptance, L
         K = new float[batch * hidden], R = new float[batch * dim],
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (State)state;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -38,6 +39,7 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
     {
         var s = (State)state;

@@ -34,6 +34,7 @@ public sealed class BFloat16Matrix : LeanMatrix
 
     public static float Widen(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     protected override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
     {
         ref ushort w = ref MemoryMarshal.GetArrayDataReference(weights);

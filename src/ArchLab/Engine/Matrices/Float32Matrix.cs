@@ -18,6 +18,7 @@ public sealed class Float32Matrix : LeanMatrix
     public override WeightFormat Format => WeightFormat.Float32;
     public override long Bytes => 4L * weights.Length + 4L * (Bias?.Length ?? 0);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     protected override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
     {
         ref float w = ref MemoryMarshal.GetArrayDataReference(weights);

@@ -48,6 +48,7 @@ public sealed class Int8Matrix : LeanMatrix
     /// <summary>The weight as stored: q·scale.</summary>
     public float Dequantized(int row, int col) => weights[(long)row * Cols + col] * scales[row * groupsPerRow + col / GroupSize];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
     protected override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
     {
         ref sbyte w = ref MemoryMarshal.GetArrayDataReference(weights);
@@ -85,6 +86,7 @@ public sealed class Int8Matrix : LeanMatrix
             Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w, c)))).AsSByte()));
 
     /// <summary>Dot products of four consecutive rows (starting at w, scales at sc) with x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     (float, float, float, float) Dot4(ref sbyte w, ref float sc, ref float x)
     {
         int n = Cols, g = GroupSize, groups = groupsPerRow;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -100,6 +101,7 @@ public abstract class LeanMatrix
 
         public void Clear() { x = default; y = default; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
         public void Execute(int part, int parts)
         {
             var (start, end) = matrix.PartRows(part, parts);

@@ -1,0 +1,95 @@
+using ArchLab.Engine;
+using ArchLab.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Inference;
+
+/// <summary>Which code runs the decoding steps: the lean engine (<see cref="LeanModel"/>, the default) or the TorchSharp
+/// step path; the weight format and threads apply to the lean engine.</summary>
+public sealed record EngineOptions(string Engine = "lean", WeightFormat Weights = WeightFormat.Float32, int Threads = 1)
+{
+    public static readonly string[] Engines = ["lean", "torch"];
+
+    public static EngineOptions Torch => new("torch");
+
+    public EngineOptions Validate()
+    {
+        if (!Engines.Contains(Engine)) throw new ArgumentException($"unknown engine '{Engine}' (use {string.Join(", ", Engines)})");
+        if (Threads < 1 || Threads > 256) throw new ArgumentException($"engine threads must be between 1 and 256, got {Threads}");
+        return this;
+    }
+}
+
+/// <summary>Prefill then one token per row per step, giving logits [rows, vocab] as a float array: what
+/// <see cref="Generation"/> needs from an engine.</summary>
+interface IStepDecoder : IDisposable
+{
+    /// <summary>ids [rows, length] (row-major) from an empty state; logits of the last position.</summary>
+    ReadOnlySpan<float> Prefill(long[] ids, int rows, int length);
+
+    ReadOnlySpan<float> Step(long[] next);
+
+    static IStepDecoder Create(LanguageModel model, EngineOptions options, int rows, int capacity) =>
+        options.Validate().Engine == "lean" ? new LeanDecoder(model, options, rows, capacity) : new TorchDecoder(model, rows, capacity);
+}
+
+/// <summary>The TorchSharp model's own prefill and step.</summary>
+sealed class TorchDecoder(LanguageModel model, int rows, int capacity) : IStepDecoder
+{
+    readonly ModelState state = model.AllocateState(rows, capacity);
+    readonly Device device = model.embed.weight!.device;
+    float[] logits = [];
+
+    public ReadOnlySpan<float> Prefill(long[] ids, int rows, int length)
+    {
+        using var scope = NewDisposeScope();
+        using var input = tensor(ids, [rows, length], device: device);
+        logits = model.Forward(input, state).select(1, -1).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        return logits;
+    }
+
+    public ReadOnlySpan<float> Step(long[] next)
+    {
+        using var scope = NewDisposeScope();
+        logits = model.Step(tensor(next, device: device), state).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        return logits;
+    }
+
+    public void Dispose() => state.Dispose();
+}
+
+/// <summary>The lean engine: the prompt prefilled in one TorchSharp pass and its state handed over, then engine steps.</summary>
+sealed class LeanDecoder : IStepDecoder
+{
+    readonly LanguageModel model;
+    readonly LeanModel lean;
+    readonly LeanState state;
+    readonly int[] tokens;
+
+    public LeanDecoder(LanguageModel model, EngineOptions options, int rows, int capacity)
+    {
+        this.model = model;
+        lean = LeanModel.From(model, options.Weights, options.Threads);
+        state = lean.AllocateState(rows, capacity);
+        tokens = new int[rows];
+    }
+
+    public ReadOnlySpan<float> Prefill(long[] ids, int rows, int length)
+    {
+        using var scope = NewDisposeScope();
+        using var torchState = model.AllocateState(rows, length);
+        using var input = tensor(ids, [rows, length], device: model.embed.weight!.device);
+        var logits = model.Forward(input, torchState).select(1, -1).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        lean.ImportState(torchState, state);
+        return logits;
+    }
+
+    public ReadOnlySpan<float> Step(long[] next)
+    {
+        for (int r = 0; r < next.Length; r++) tokens[r] = (int)next[r];
+        return lean.Step(tokens, state);
+    }
+
+    public void Dispose() => lean.Dispose();
+}

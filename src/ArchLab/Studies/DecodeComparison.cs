@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using ArchLab.Engine;
+using ArchLab.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Studies;
+
+/// <summary>One configuration of <see cref="DecodeComparison"/>: which engine, weight format and thread count steps which
+/// model, for how many sequences at once, at which context position.</summary>
+public sealed record DecodeCase(string Engine, WeightFormat Weights, int Threads, string Arch, LanguageModel Model, int Batch, int Position);
+
+/// <summary>A measured <see cref="DecodeCase"/>. Times are per step (one token for each of <c>Batch</c> sequences).</summary>
+/// <param name="WeightBytesPerToken">bytes of weights one step reads, divided by the batch</param>
+/// <param name="CopyBytesPerSecond">copy bandwidth on the same number of threads, median of the measurements taken
+/// between the timing rounds</param>
+/// <param name="FractionOfBandwidth">weight bytes read per second over the copy bandwidth: 1 is the memory limit of a
+/// decoder that reads its weights once per step</param>
+/// <param name="TensorsPerStep">TorchSharp tensors one step creates (about its dispatches); 0 for the lean engine</param>
+public sealed record DecodeMeasurement(DecodeCase Case, double MedianMs, double P10Ms, double P90Ms, double TokensPerSecond,
+    double WeightBytesPerToken, long StateBytes, double CopyBytesPerSecond, double FractionOfBandwidth, long TensorsPerStep, double AdvanceSeconds);
+
+/// <summary>
+/// Decode speed of the TorchSharp step path and the lean engine side by side, per weight format, thread count, batch size
+/// and context position. Each case gets a state allocated for its position plus the timed steps and advanced to the
+/// position: a KV cache with random keys and values (a step's cost does not depend on them, and a real 64k prefill is
+/// O(n²)), a recurrent state by a chunked TorchSharp prefill of random tokens (handed to the engine). Then all cases are
+/// timed interleaved, in rounds of a few steps each, with the copy bandwidth measured between rounds on each thread count,
+/// so that a shared machine's load falls on every case alike and the ratios hold. The median step is reported.
+/// </summary>
+public static class DecodeComparison
+{
+    public static readonly string[] Engines = ["lean", "torch"];
+
+    public static IReadOnlyList<DecodeMeasurement> Measure(IReadOnlyList<DecodeCase> cases, int rounds, int stepsPerRound, int warmup,
+                                                          TextWriter? log = null)
+    {
+        foreach (var c in cases)
+            if (!Engines.Contains(c.Engine)) throw new ArgumentException($"unknown engine '{c.Engine}' (use {string.Join(", ", Engines)})");
+        int totalSteps = warmup + rounds * stepsPerRound + 1;
+        var pools = cases.Select(c => c.Threads).Distinct().ToDictionary(t => t, t => new WorkerPool(t));
+        var leans = new Dictionary<(LanguageModel, WeightFormat, int), LeanModel>();
+        var runners = new List<Runner>();
+        try
+        {
+            using var noGrad = no_grad();
+            foreach (var c in cases)
+            {
+                var clock = Stopwatch.StartNew();
+                Runner runner;
+                if (c.Engine == "lean")
+                {
+                    var key = (c.Model, c.Weights, c.Threads);
+                    if (!leans.TryGetValue(key, out var lean)) leans[key] = lean = LeanModel.From(c.Model, c.Weights, pool: pools[c.Threads]);
+                    runner = new LeanRunner(c, lean, totalSteps);
+                }
+                else runner = new TorchRunner(c, totalSteps);
+                runner.AdvanceSeconds = clock.Elapsed.TotalSeconds;
+                runners.Add(runner);
+                log?.WriteLine($"  {Label(c)} ready at position {c.Position} in {runner.AdvanceSeconds:F1} s");
+            }
+            foreach (var r in runners) for (int i = 0; i < warmup; i++) r.Step();
+            var copies = pools.ToDictionary(p => p.Key, p => new CopyBandwidth(p.Value));
+            var bandwidth = pools.Keys.ToDictionary(t => t, _ => new List<double>());
+            var times = runners.Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < rounds; round++)
+            {
+                foreach (var (threads, copy) in copies) bandwidth[threads].Add(copy.Measure(1));
+                for (int j = 0; j < runners.Count; j++)
+                    for (int i = 0; i < stepsPerRound; i++)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        runners[j].Step();
+                        times[j].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    }
+            }
+            var results = new List<DecodeMeasurement>();
+            for (int j = 0; j < runners.Count; j++)
+            {
+                var r = runners[j];
+                var c = r.Case;
+                var t = times[j].Order().ToArray();
+                double median = t[t.Length / 2];
+                double copyRate = Median(bandwidth[c.Threads]);
+                double weightBytes = r.WeightBytesPerStep;
+                results.Add(new DecodeMeasurement(c, median, t[t.Length / 10], t[t.Length * 9 / 10], c.Batch * 1000 / median,
+                    weightBytes / c.Batch, r.StateBytes, copyRate, weightBytes * 1000 / median / copyRate, r.CountTensorsPerStep(), r.AdvanceSeconds));
+            }
+            return results;
+        }
+        finally
+        {
+            foreach (var r in runners) r.Dispose();
+            foreach (var l in leans.Values) l.Dispose();
+            foreach (var p in pools.Values) p.Dispose();
+        }
+    }
+
+    public static string Label(DecodeCase c) =>
+        $"{c.Arch} {c.Engine}{(c.Engine == "lean" ? " " + c.Weights.Name() : "")} {c.Threads}t b{c.Batch}";
+
+    static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    /// <summary>Bytes a float32 TorchSharp step reads in weights: every parameter but the embedding table, and the head.</summary>
+    static double TorchWeightBytes(LanguageModel model) => 4.0 * (model.NonEmbeddingParameters + (long)model.Config.VocabSize * model.Config.Dim);
+
+    abstract class Runner(DecodeCase c) : IDisposable
+    {
+        public DecodeCase Case { get; } = c;
+        public double AdvanceSeconds { get; set; }
+        public abstract double WeightBytesPerStep { get; }
+        public abstract long StateBytes { get; }
+        public abstract void Step();
+        public virtual long CountTensorsPerStep() => 0;
+        public virtual void Dispose() { }
+
+        /// <summary>A TorchSharp state at the case's position: random KV caches, or a chunked prefill of random tokens.</summary>
+        protected static ModelState TorchStateAt(DecodeCase c, int capacity, int chunk = 512)
+        {
+            var state = c.Model.AllocateState(c.Batch, capacity);
+            var random = new Random(7);
+            bool allCaches = state.Layers.All(s => s is Mixers.KvCache);
+            for (int done = 0; done < c.Position; done += chunk)
+            {
+                using var scope = NewDisposeScope();
+                int n = Math.Min(chunk, c.Position - done);
+                if (allCaches)
+                    foreach (Mixers.KvCache cache in state.Layers.Cast<Mixers.KvCache>())
+                        cache.Append(randn(c.Batch, cache.KvHeads, n, cache.HeadDim), randn(c.Batch, cache.KvHeads, n, cache.HeadDim));
+                else
+                    c.Model.Forward(randint(0, c.Model.Config.VocabSize, [c.Batch, n]), state);
+            }
+            return state;
+        }
+    }
+
+    sealed class TorchRunner : Runner
+    {
+        readonly ModelState state;
+        readonly Tensor tokens;
+
+        public TorchRunner(DecodeCase c, int steps) : base(c)
+        {
+            torch.set_num_threads(c.Threads);
+            c.Model.eval();
+            state = TorchStateAt(c, c.Position + steps);
+            tokens = tensor(Enumerable.Repeat((long)Math.Min(65, c.Model.Config.VocabSize - 1), c.Batch).ToArray());
+        }
+
+        public override double WeightBytesPerStep => TorchWeightBytes(Case.Model);
+        public override long StateBytes => Case.Model.StateBytes(Case.Batch, Case.Position);
+
+        public override void Step()
+        {
+            if (torch.get_num_threads() != Case.Threads) torch.set_num_threads(Case.Threads);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            Case.Model.Step(tokens, state);
+        }
+
+        public override long CountTensorsPerStep()
+        {
+            long before = DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount;
+            Step();
+            return DisposeScopeManager.Statistics.CreatedInScopeCount + DisposeScopeManager.Statistics.CreatedOutsideScopeCount - before;
+        }
+
+        public override void Dispose() { state.Dispose(); tokens.Dispose(); }
+    }
+
+    sealed class LeanRunner : Runner
+    {
+        readonly LeanModel lean;
+        readonly LeanState state;
+        readonly int[] tokens;
+
+        public LeanRunner(DecodeCase c, LeanModel lean, int steps) : base(c)
+        {
+            this.lean = lean;
+            state = lean.AllocateState(c.Batch, c.Position + steps);
+            if (!lean.TryFillArbitrary(state, c.Position, new Random(7)))
+            {
+                c.Model.eval();
+                using var torchState = TorchStateAt(c, c.Position);
+                lean.ImportState(torchState, state);
+            }
+            tokens = Enumerable.Repeat(Math.Min(65, c.Model.Config.VocabSize - 1), c.Batch).ToArray();
+        }
+
+        public override double WeightBytesPerStep => lean.WeightBytesPerToken;
+        public override long StateBytes => Case.Model.StateBytes(Case.Batch, Case.Position);
+        public override void Step() => lean.Step(tokens, state);
+    }
+}

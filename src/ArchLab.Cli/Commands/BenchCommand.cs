@@ -55,7 +55,7 @@ public static class BenchCommand
                 Console.WriteLine($"  {rows[^1].Precision} / {rows[0].Precision}: {rows[backends.Count - 1].TokensPerSecond / rows[0].TokensPerSecond:F2}×");
             return 0;
         });
-        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train, ScanCommand(), BenchDecodeCommand.Create(), BenchMemoryCommand.Create(), BenchMemoryCommand.CreateStep() };
+        return new Command("bench", "benchmarks (measured side by side, printed, never asserted)") { train, ScanCommand(), BenchDecodeCommand.Create(), BenchQuantCommand.Create(), BenchMemoryCommand.Create(), BenchMemoryCommand.CreateStep() };
     }
 
     static List<ScanBackend> ParseBackends(string[]? names)

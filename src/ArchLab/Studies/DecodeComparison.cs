@@ -12,13 +12,18 @@ public sealed record DecodeCase(string Engine, WeightFormat Weights, int Threads
 
 /// <summary>A measured <see cref="DecodeCase"/>. Times are per step (one token for each of <c>Batch</c> sequences).</summary>
 /// <param name="WeightBytesPerToken">bytes of weights one step reads, divided by the batch</param>
-/// <param name="CopyBytesPerSecond">copy bandwidth on the same number of threads, median of the measurements taken
-/// between the timing rounds</param>
-/// <param name="FractionOfBandwidth">weight bytes read per second over the copy bandwidth: 1 is the memory limit of a
-/// decoder that reads its weights once per step</param>
+/// <param name="CopyBytesPerSecond">STREAM-copy bandwidth on the same number of threads (bytes read + written per second),
+/// median of the measurements taken between the timing rounds (<see cref="CopyBandwidth"/>)</param>
+/// <param name="ReadBytesPerSecond">read-only bandwidth on the same threads, measured the same way</param>
+/// <param name="FractionOfBandwidth">weight bytes read per second over the copy bandwidth (the llama2.c yardstick)</param>
 /// <param name="TensorsPerStep">TorchSharp tensors one step creates (about its dispatches); 0 for the lean engine</param>
 public sealed record DecodeMeasurement(DecodeCase Case, double MedianMs, double P10Ms, double P90Ms, double TokensPerSecond,
-    double WeightBytesPerToken, long StateBytes, double CopyBytesPerSecond, double FractionOfBandwidth, long TensorsPerStep, double AdvanceSeconds);
+    double WeightBytesPerToken, long StateBytes, double CopyBytesPerSecond, double ReadBytesPerSecond, double FractionOfBandwidth,
+    long TensorsPerStep, double AdvanceSeconds)
+{
+    /// <summary>Weight bytes read per second over the read-only bandwidth.</summary>
+    public double FractionOfReadBandwidth => FractionOfBandwidth * CopyBytesPerSecond / ReadBytesPerSecond;
+}
 
 /// <summary>
 /// Decode speed of the TorchSharp step path and the lean engine side by side, per weight format, thread count, batch size
@@ -62,10 +67,15 @@ public static class DecodeComparison
             foreach (var r in runners) for (int i = 0; i < warmup; i++) r.Step();
             var copies = pools.ToDictionary(p => p.Key, p => new CopyBandwidth(p.Value));
             var bandwidth = pools.Keys.ToDictionary(t => t, _ => new List<double>());
+            var readBandwidth = pools.Keys.ToDictionary(t => t, _ => new List<double>());
             var times = runners.Select(_ => new List<double>()).ToArray();
             for (int round = 0; round < rounds; round++)
             {
-                foreach (var (threads, copy) in copies) bandwidth[threads].Add(copy.Measure(1));
+                foreach (var (threads, copy) in copies)
+                {
+                    bandwidth[threads].Add(copy.Copy(1));
+                    readBandwidth[threads].Add(copy.Read(1));
+                }
                 for (int j = 0; j < runners.Count; j++)
                     for (int i = 0; i < stepsPerRound; i++)
                     {
@@ -84,7 +94,8 @@ public static class DecodeComparison
                 double copyRate = Median(bandwidth[c.Threads]);
                 double weightBytes = r.WeightBytesPerStep;
                 results.Add(new DecodeMeasurement(c, median, t[t.Length / 10], t[t.Length * 9 / 10], c.Batch * 1000 / median,
-                    weightBytes / c.Batch, r.StateBytes, copyRate, weightBytes * 1000 / median / copyRate, r.CountTensorsPerStep(), r.AdvanceSeconds));
+                    weightBytes / c.Batch, r.StateBytes, copyRate, Median(readBandwidth[c.Threads]), weightBytes * 1000 / median / copyRate,
+                    r.CountTensorsPerStep(), r.AdvanceSeconds));
             }
             return results;
         }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
@@ -10,9 +11,11 @@ namespace ArchLab.Engine.Layers;
 /// <summary>
 /// <see cref="Attention"/>'s step in the engine: q, k, v projections, rotary positions (pairs (2i, 2i+1) turned by
 /// position·θ_i, angles in float32 as the TorchSharp model makes them), the new key and value written into a preallocated
-/// cache [batch, kvHeads, maxLength, headDim], then per query head softmax(q·kᵀ/√headDim)·v over every cached token
-/// (grouped-query: head h reads kv head h / (heads/kvHeads)), then the output projection. The per-head work is split
-/// over the pool's threads once the cache is long enough to pay for it.
+/// cache, then per query head softmax(q·kᵀ/√headDim)·v over every cached token (grouped-query: head h reads kv head
+/// h / (heads/kvHeads)), then the output projection. Keys are cached transposed, [batch, kvHeads, headDim, maxLength], so
+/// that the scores of 16 (or 8) consecutive tokens are one vector of broadcast multiply-adds with no horizontal sums;
+/// values row-major, [batch, kvHeads, maxLength, headDim], summed in registers. The per-head work is split over the
+/// pool's threads once the cache is long enough to pay for it.
 /// </summary>
 public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, LeanMatrix wo,
                                   int heads, int kvHeads, int headDim, float[]? inverseFrequencies) : ILeanLayer
@@ -29,7 +32,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
 
     sealed class State : LeanLayerState
     {
-        public required float[] Keys, Values;       // [batch, kvHeads, maxLength, headDim]
+        public required float[] Keys, Values;       // [batch, kvHeads, headDim, maxLength] and [batch, kvHeads, maxLength, headDim]
         public required float[] Q, K, V, Mixed;     // [batch, heads·headDim] / [batch, kvHeads·headDim]
         public required float[] Cos, Sin;           // [headDim/2]
         public required float[] Scores;             // [threads, maxLength]
@@ -76,9 +79,10 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
         for (int b = 0; b < batch; b++)
             for (int g = 0; g < kvHeads; g++)
             {
-                long at = CacheOffset(b, g, position, s.MaxLength);
-                s.K.AsSpan((b * kvHeads + g) * headDim, headDim).CopyTo(s.Keys.AsSpan((int)at, headDim));
-                s.V.AsSpan((b * kvHeads + g) * headDim, headDim).CopyTo(s.Values.AsSpan((int)at, headDim));
+                long block = CacheOffset(b, g, 0, s.MaxLength);
+                int head = (b * kvHeads + g) * headDim;
+                for (int d = 0; d < headDim; d++) s.Keys[block + (long)d * s.MaxLength + position] = s.K[head + d];
+                s.V.AsSpan(head, headDim).CopyTo(s.Values.AsSpan((int)(block + (long)position * headDim), headDim));
             }
         var job = s.Job!;
         job.Batch = batch;
@@ -89,6 +93,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
         wo.Multiply(s.Mixed, y, batch, context.Pool);
     }
 
+    /// <summary>Start of (sequence b, kv head g)'s block in either cache array, plus token t's row in the values.</summary>
     long CacheOffset(int b, int g, int t, int maxLength) => (((long)b * kvHeads + g) * maxLength + t) * headDim;
 
     /// <summary>Turns each (x[2i], x[2i+1]) of every head vector by the step's angles.</summary>
@@ -123,17 +128,12 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
                 int b = pair / layer.Heads, h = pair % layer.Heads, g = h / group;
                 ref float q = ref s.Q[pair * hd];
                 long start = layer.CacheOffset(b, g, 0, s.MaxLength);
-                for (int t = 0; t < length; t++)
-                    scores[t] = Simd.Dot(ref q, ref System.Runtime.CompilerServices.Unsafe.Add(ref keys, (nint)(start + (long)t * hd)), hd) * layer.scale;
+                Simd.TransposedDots(ref q, ref Unsafe.Add(ref keys, (nint)start), s.MaxLength, hd, scores, layer.scale);
                 float max = TensorPrimitives.Max(scores);
                 TensorPrimitives.Subtract(scores, max, scores);
                 TensorPrimitives.Exp(scores, scores);
-                float inverse = 1 / TensorPrimitives.Sum(scores);
-                var mixed = s.Mixed.AsSpan(pair * hd, hd);
-                mixed.Clear();
-                ref float output = ref mixed[0];
-                for (int t = 0; t < length; t++)
-                    Simd.Axpy(scores[t] * inverse, ref System.Runtime.CompilerServices.Unsafe.Add(ref values, (nint)(start + (long)t * hd)), ref output, hd);
+                TensorPrimitives.Multiply(scores, 1 / TensorPrimitives.Sum(scores), scores);
+                Simd.WeightedRowSum(scores, ref Unsafe.Add(ref values, (nint)start), hd, s.Mixed.AsSpan(pair * hd, hd));
             }
         }
     }
@@ -154,8 +154,9 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
             {
                 int from = (b * kvHeads + g) * length * headDim;
                 long to = CacheOffset(b, g, 0, s.MaxLength);
-                Array.Copy(k, from, s.Keys, to, length * headDim);
                 Array.Copy(v, from, s.Values, to, length * headDim);
+                for (int t = 0; t < length; t++)
+                    for (int d = 0; d < headDim; d++) s.Keys[to + (long)d * s.MaxLength + t] = k[from + t * headDim + d];
             }
     }
 
@@ -164,15 +165,10 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
     public bool TryFillArbitrary(LeanLayerState state, int length, Random random)
     {
         var s = (State)state;
-        int sequences = s.Keys.Length / (s.MaxLength * s.Cos.Length * 2);
-        for (int sequence = 0; sequence < sequences; sequence++)
+        for (int i = 0; i < s.Keys.Length; i++)
         {
-            int from = sequence * s.MaxLength * s.Cos.Length * 2;
-            for (int i = from; i < from + length * s.Cos.Length * 2; i++)
-            {
-                s.Keys[i] = (float)(random.NextDouble() - 0.5);
-                s.Values[i] = (float)(random.NextDouble() - 0.5);
-            }
+            s.Keys[i] = (float)(random.NextDouble() - 0.5);
+            s.Values[i] = (float)(random.NextDouble() - 0.5);
         }
         return true;
     }

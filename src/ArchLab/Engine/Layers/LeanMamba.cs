@@ -64,20 +64,19 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         }
         for (int b = 0; b < batch; b++)
         {
-            var bIn = s.Dbc.AsSpan(b * rowWidth + dtRank, stateSize);
-            var cIn = s.Dbc.AsSpan(b * rowWidth + dtRank + stateSize, stateSize);
+            int bc = b * rowWidth + dtRank;
             for (int e = 0; e < inner; e++)
-                TensorPrimitives.Multiply(a.AsSpan(e * stateSize, stateSize), s.Delta[b * inner + e], s.Decay.AsSpan(e * stateSize, stateSize));
+            {
+                float delta = s.Delta[b * inner + e];
+                for (int n = 0; n < stateSize; n++) s.Decay[e * stateSize + n] = a[e * stateSize + n] * delta;
+            }
             TensorPrimitives.Exp(s.Decay, s.Decay);
             for (int e = 0; e < inner; e++)
             {
                 int i = b * inner + e;
-                var h = s.Ssm.AsSpan(i * stateSize, stateSize);
-                var decay = s.Decay.AsSpan(e * stateSize, stateSize);
                 float dx = s.Delta[i] * s.X[i];
-                TensorPrimitives.Multiply(h, decay, h);
-                TensorPrimitives.MultiplyAdd(bIn, dx, h, h);
-                s.Y[i] = TensorPrimitives.Dot(h, cIn) + d[e] * s.X[i];
+                s.Y[i] = Simd.DecayAddDot(ref s.Ssm[i * stateSize], ref s.Decay[e * stateSize], ref s.Dbc[bc], ref s.Dbc[bc + stateSize], dx, stateSize)
+                         + d[e] * s.X[i];
             }
         }
         for (int b = 0; b < batch; b++)

@@ -59,9 +59,9 @@ public static class Simd
         for (; i < n; i++) Unsafe.Add(ref y, i) += alpha * Unsafe.Add(ref x, i);
     }
 
-    /// <summary>A selective-scan row: h[i] = decay[i]·h[i] + dx·b[i] for i &lt; n, then returns Σ h[i]·c[i].</summary>
+    /// <summary>A selective-scan row: h[i] = exp(delta·a[i])·h[i] + dx·b[i] for i &lt; n, then returns Σ h[i]·c[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float DecayAddDot(ref float h, ref float decay, ref float b, ref float c, float dx, int n)
+    public static float ScanRow(ref float h, ref float a, float delta, ref float b, ref float c, float dx, int n)
     {
         int i = 0;
         float sum = 0;
@@ -69,10 +69,11 @@ public static class Simd
         {
             var acc = Vector512<float>.Zero;
             var scale = Vector512.Create(dx);
+            var step = Vector512.Create(delta);
             for (; i <= n - 16; i += 16)
             {
-                var hv = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref b, (nuint)i), scale,
-                                                    Vector512.LoadUnsafe(ref decay, (nuint)i) * Vector512.LoadUnsafe(ref h, (nuint)i));
+                var decay = Vector512.Exp(Vector512.LoadUnsafe(ref a, (nuint)i) * step);
+                var hv = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref b, (nuint)i), scale, decay * Vector512.LoadUnsafe(ref h, (nuint)i));
                 hv.StoreUnsafe(ref h, (nuint)i);
                 acc = Vector512.FusedMultiplyAdd(hv, Vector512.LoadUnsafe(ref c, (nuint)i), acc);
             }
@@ -82,10 +83,11 @@ public static class Simd
         {
             var acc = Vector256<float>.Zero;
             var scale = Vector256.Create(dx);
+            var step = Vector256.Create(delta);
             for (; i <= n - 8; i += 8)
             {
-                var hv = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref b, (nuint)i), scale,
-                                                    Vector256.LoadUnsafe(ref decay, (nuint)i) * Vector256.LoadUnsafe(ref h, (nuint)i));
+                var decay = Vector256.Exp(Vector256.LoadUnsafe(ref a, (nuint)i) * step);
+                var hv = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref b, (nuint)i), scale, decay * Vector256.LoadUnsafe(ref h, (nuint)i));
                 hv.StoreUnsafe(ref h, (nuint)i);
                 acc = Vector256.FusedMultiplyAdd(hv, Vector256.LoadUnsafe(ref c, (nuint)i), acc);
             }
@@ -93,7 +95,7 @@ public static class Simd
         }
         for (; i < n; i++)
         {
-            float hv = Unsafe.Add(ref decay, i) * Unsafe.Add(ref h, i) + dx * Unsafe.Add(ref b, i);
+            float hv = MathF.Exp(Unsafe.Add(ref a, i) * delta) * Unsafe.Add(ref h, i) + dx * Unsafe.Add(ref b, i);
             Unsafe.Add(ref h, i) = hv;
             sum += hv * Unsafe.Add(ref c, i);
         }

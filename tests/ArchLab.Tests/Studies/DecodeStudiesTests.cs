@@ -42,23 +42,35 @@ public class DecodeStudiesTests
     [Theory]
     [InlineData("transformer")]
     [InlineData("mamba")]
-    public void DecodeBenchmarkReachesEachPositionWithTheStateItNeeds(string arch)
+    public void DecodeComparisonTimesBothEnginesAtEachPosition(string arch)
     {
         torch.manual_seed(1);
         using var model = new LanguageModel(new ModelConfig { Arch = arch, VocabSize = 30, Dim = 16, Layers = 2, Heads = 2 });
-        var machine = new MachineFigures(1.5, 1e10, 1e10);
-        var points = DecodeBenchmark.Measure([(arch, model, [40L, 10L])], rounds: 2, stepsPerRound: 2, warmup: 1, machine, chunk: 16);
-        Assert.Equal([10L, 40L], points.Select(p => p.Position));
-        foreach (var p in points)
+        var cases = new List<DecodeCase>();
+        foreach (int position in new[] { 40, 10 })
         {
-            Assert.Equal(model.StateBytes(1, p.Position), p.StateBytesAnalytic);
-            // a KV cache holds position + warm-up + timed steps; a recurrent state does not depend on the position
-            long expected = arch == "transformer" ? model.StateBytes(1, p.Position + 1 + 2 * 2) : model.StateBytes(1, 0);
-            Assert.Equal(expected, p.StateBytesAllocated);
-            Assert.True(p.MsPerToken > 0 && p.EstimatedCMs > 0);
+            cases.Add(new DecodeCase("torch", ArchLab.Engine.WeightFormat.Float32, 1, arch, model, 2, position));
+            cases.Add(new DecodeCase("lean", ArchLab.Engine.WeightFormat.Float32, 2, arch, model, 2, position));
+            cases.Add(new DecodeCase("lean", ArchLab.Engine.WeightFormat.Int8, 1, arch, model, 2, position));
         }
-        if (arch == "transformer") Assert.Equal(4 * points[0].StateBytesAnalytic, points[1].StateBytesAnalytic);
-        else Assert.Equal(points[0].StateBytesAnalytic, points[1].StateBytesAnalytic);
+        var results = DecodeComparison.Measure(cases, rounds: 2, stepsPerRound: 2, warmup: 1);
+        Assert.Equal(cases, results.Select(r => r.Case));
+        foreach (var r in results)
+        {
+            Assert.Equal(model.StateBytes(2, r.Case.Position), r.StateBytes);
+            Assert.True(r.MedianMs > 0 && r.P10Ms <= r.MedianMs && r.MedianMs <= r.P90Ms, $"{r.Case}: {r.P10Ms} {r.MedianMs} {r.P90Ms}");
+            Assert.Equal(2 * 1000 / r.MedianMs, r.TokensPerSecond, 6);
+            Assert.True(r.CopyBytesPerSecond > 1e8 && r.ReadBytesPerSecond > 1e8);
+            Assert.Equal(r.WeightBytesPerToken * 2 * 1000 / r.MedianMs / r.CopyBytesPerSecond, r.FractionOfBandwidth, 6);
+            if (r.Case.Engine == "torch") Assert.True(r.TensorsPerStep > 10, "a TorchSharp step dispatches tensor ops");
+            else Assert.Equal(0, r.TensorsPerStep);
+        }
+        // int8 weights read about a quarter of float32's bytes
+        double fp32 = results.First(r => r.Case.Engine == "lean" && r.Case.Weights == ArchLab.Engine.WeightFormat.Float32).WeightBytesPerToken;
+        double int8 = results.First(r => r.Case.Weights == ArchLab.Engine.WeightFormat.Int8).WeightBytesPerToken;
+        Assert.InRange(int8 / fp32, 0.25, 0.35);
+        if (arch == "transformer") Assert.Equal(4 * results[^1].StateBytes, results[0].StateBytes);
+        else Assert.Equal(results[^1].StateBytes, results[0].StateBytes);
     }
 
     [Fact]
@@ -79,19 +91,5 @@ public class DecodeStudiesTests
         long? growth = ProcessMemory.PeakGrowthBytes(() => { using var big = ones(64L << 20, dtype: ScalarType.Int8); });
         Assert.NotNull(growth);
         Assert.True(growth >= 60L << 20, $"peak grew by {growth} bytes while 64 MiB were touched");
-    }
-
-    [Fact]
-    public void DecodeCostCountsTheKvCacheOnlyForAttention()
-    {
-        torch.manual_seed(1);
-        using var attention = new LanguageModel(new ModelConfig { VocabSize = 30, Dim = 16, Layers = 2, Heads = 2 });
-        var (f0, b0) = DecodeBenchmark.CostPerToken(attention, 0);
-        var (f1, b1) = DecodeBenchmark.CostPerToken(attention, 100);
-        long weights = attention.NonEmbeddingParameters + 30 * 16;
-        Assert.Equal(2.0 * weights, f0);
-        Assert.Equal(4.0 * weights, b0);
-        Assert.Equal(attention.StateBytes(1, 100), b1 - b0); // the cache is read once
-        Assert.Equal(2.0 * attention.StateBytes(1, 100) / 4, f1 - f0);
     }
 }

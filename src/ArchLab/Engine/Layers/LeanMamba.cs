@@ -20,7 +20,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
     sealed class State : LeanLayerState
     {
         public required float[] Conv, Ssm;                            // [batch, inner, kernel−1], [batch, inner, stateSize]
-        public required float[] Xz, X, Dbc, Dt, Delta, Decay, Y;      // scratch
+        public required float[] Xz, X, Dbc, Dt, Delta, Y;             // scratch
         public override long Bytes => 4L * (Conv.Length + Ssm.Length);
     }
 
@@ -28,7 +28,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
     {
         Conv = new float[batch * inner * (kernel - 1)], Ssm = new float[batch * inner * stateSize],
         Xz = new float[batch * 2 * inner], X = new float[batch * inner], Dbc = new float[batch * xProj.Rows],
-        Dt = new float[batch * dtRank], Delta = new float[batch * inner], Decay = new float[inner * stateSize], Y = new float[batch * inner],
+        Dt = new float[batch * dtRank], Delta = new float[batch * inner], Y = new float[batch * inner],
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
@@ -67,16 +67,10 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
             int bc = b * rowWidth + dtRank;
             for (int e = 0; e < inner; e++)
             {
-                float delta = s.Delta[b * inner + e];
-                for (int n = 0; n < stateSize; n++) s.Decay[e * stateSize + n] = a[e * stateSize + n] * delta;
-            }
-            TensorPrimitives.Exp(s.Decay, s.Decay);
-            for (int e = 0; e < inner; e++)
-            {
                 int i = b * inner + e;
-                float dx = s.Delta[i] * s.X[i];
-                s.Y[i] = Simd.DecayAddDot(ref s.Ssm[i * stateSize], ref s.Decay[e * stateSize], ref s.Dbc[bc], ref s.Dbc[bc + stateSize], dx, stateSize)
-                         + d[e] * s.X[i];
+                float delta = s.Delta[i];
+                s.Y[i] = Simd.ScanRow(ref s.Ssm[i * stateSize], ref a[e * stateSize], delta, ref s.Dbc[bc], ref s.Dbc[bc + stateSize],
+                                      delta * s.X[i], stateSize) + d[e] * s.X[i];
             }
         }
         for (int b = 0; b < batch; b++)

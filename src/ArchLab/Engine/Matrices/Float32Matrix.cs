@@ -4,7 +4,8 @@ using System.Runtime.Intrinsics;
 
 namespace ArchLab.Engine.Matrices;
 
-/// <summary>Float32 weights, row-major. Four rows at a time share each load of x (four independent FMA chains).</summary>
+/// <summary>Float32 weights, row-major. Eight rows at a time share each load of x: eight independent FMA chains keep the
+/// vector units busy when the weights are in cache (four would wait on the FMA latency); the rest go four, then one.</summary>
 public sealed class Float32Matrix : LeanMatrix
 {
     readonly float[] weights;
@@ -24,6 +25,13 @@ public sealed class Float32Matrix : LeanMatrix
         ref float w = ref MemoryMarshal.GetArrayDataReference(weights);
         ref float x0 = ref MemoryMarshal.GetReference(x);
         int n = Cols, r = rowStart;
+        if (Simd.Wide)
+            for (; r + 8 <= rowEnd; r += 8)
+            {
+                ref float rows = ref Unsafe.Add(ref w, (nint)r * n);
+                for (int b = 0; b < batch; b++)
+                    Dot8(ref rows, n, ref Unsafe.Add(ref x0, (nint)b * n), y.Slice(b * Rows + r, 8));
+            }
         for (; r + 4 <= rowEnd; r += 4)
         {
             ref float rows = ref Unsafe.Add(ref w, (nint)r * n);
@@ -38,6 +46,35 @@ public sealed class Float32Matrix : LeanMatrix
             for (int b = 0; b < batch; b++)
                 y[b * Rows + r] = Simd.Dot(ref Unsafe.Add(ref w, (nint)r * n), ref Unsafe.Add(ref x0, (nint)b * n), n);
         AddBias(y, batch, rowStart, rowEnd);
+    }
+
+    /// <summary>Dot products of the 8 rows from w (row length n) with x, into y[0..8), with AVX-512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Dot8(ref float w, int n, ref float x, Span<float> y)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        int c = 0;
+        for (; c <= n - 16; c += 16)
+        {
+            var xv = Vector512.LoadUnsafe(ref x, (nuint)c);
+            ref float wc = ref Unsafe.Add(ref w, c);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc), xv, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)n), xv, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(2 * n)), xv, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(3 * n)), xv, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(4 * n)), xv, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(5 * n)), xv, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(6 * n)), xv, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(7 * n)), xv, a7);
+        }
+        Span<float> s = [Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3),
+                         Vector512.Sum(a4), Vector512.Sum(a5), Vector512.Sum(a6), Vector512.Sum(a7)];
+        for (; c < n; c++)
+        {
+            float xc = Unsafe.Add(ref x, c);
+            for (int i = 0; i < 8; i++) s[i] += Unsafe.Add(ref w, (nint)i * n + c) * xc;
+        }
+        s.CopyTo(y);
     }
 
     /// <summary>Dot products of rows w, w+n, w+2n, w+3n with x (length n).</summary>

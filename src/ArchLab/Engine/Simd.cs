@@ -102,36 +102,48 @@ public static class Simd
         return sum;
     }
 
+    /// <summary>Tokens per key block of <see cref="BlockedDots"/>.</summary>
+    public const int KeyBlock = 16;
+
     /// <summary>
-    /// scores[t] = scale · Σ_d q[d]·kT[d·stride + t] for t &lt; scores.Length: the dot products of q with keys stored
-    /// transposed (one row per dimension), 16 or 8 keys per vector, so no horizontal sum is needed.
+    /// scores[t] = scale · q·k_t for t &lt; length, keys stored in blocks of <see cref="KeyBlock"/> tokens, each block
+    /// [dims, 16] (dimension-major): the 16 scores of a block are one vector of broadcast multiply-adds over a contiguous
+    /// 16·dims block, with no horizontal sums. <paramref name="scores"/> must hold whole blocks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void TransposedDots(ref float q, ref float kT, int stride, int dims, Span<float> scores, float scale)
+    public static void BlockedDots(ref float q, ref float keys, int dims, Span<float> scores, int length, float scale)
     {
-        int n = scores.Length, t = 0;
         ref float s = ref MemoryMarshal.GetReference(scores);
-        if (Wide)
-            for (; t <= n - 16; t += 16)
+        int blockSize = dims * KeyBlock;
+        for (int t = 0; t < length; t += KeyBlock)
+        {
+            ref float block = ref Unsafe.Add(ref keys, (nint)((long)(t / KeyBlock) * blockSize));
+            if (Wide)
             {
                 var acc = Vector512<float>.Zero;
                 for (int d = 0; d < dims; d++)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref kT, (nuint)((long)d * stride + t)), acc);
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref block, (nuint)(d * KeyBlock)), acc);
                 (acc * scale).StoreUnsafe(ref s, (nuint)t);
             }
-        if (Narrow)
-            for (; t <= n - 8; t += 8)
+            else if (Narrow)
             {
-                var acc = Vector256<float>.Zero;
+                Vector256<float> lo = default, hi = default;
                 for (int d = 0; d < dims; d++)
-                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q, d)), Vector256.LoadUnsafe(ref kT, (nuint)((long)d * stride + t)), acc);
-                (acc * scale).StoreUnsafe(ref s, (nuint)t);
+                {
+                    var qd = Vector256.Create(Unsafe.Add(ref q, d));
+                    lo = Vector256.FusedMultiplyAdd(qd, Vector256.LoadUnsafe(ref block, (nuint)(d * KeyBlock)), lo);
+                    hi = Vector256.FusedMultiplyAdd(qd, Vector256.LoadUnsafe(ref block, (nuint)(d * KeyBlock + 8)), hi);
+                }
+                (lo * scale).StoreUnsafe(ref s, (nuint)t);
+                (hi * scale).StoreUnsafe(ref s, (nuint)(t + 8));
             }
-        for (; t < n; t++)
-        {
-            float sum = 0;
-            for (int d = 0; d < dims; d++) sum += Unsafe.Add(ref q, d) * Unsafe.Add(ref kT, (nint)((long)d * stride + t));
-            Unsafe.Add(ref s, t) = sum * scale;
+            else
+                for (int i = 0; i < KeyBlock; i++)
+                {
+                    float sum = 0;
+                    for (int d = 0; d < dims; d++) sum += Unsafe.Add(ref q, d) * Unsafe.Add(ref block, d * KeyBlock + i);
+                    Unsafe.Add(ref s, t + i) = sum * scale;
+                }
         }
     }
 
@@ -164,6 +176,37 @@ public static class Simd
             float sum = 0;
             for (int t = 0; t < n; t++) sum += Unsafe.Add(ref w, t) * Unsafe.Add(ref rows, (nint)((long)t * width + c));
             Unsafe.Add(ref o, c) = sum;
+        }
+    }
+
+    /// <summary>softplus in place, as PyTorch computes it (threshold 20): x &gt; 20 ? x : log1p(exp(x)), with log1p(y)
+    /// evaluated accurately as log(u)·y/(u − 1), u = 1 + y (so small Δ keep their relative precision).</summary>
+    public static void Softplus(Span<float> values)
+    {
+        int i = 0, n = values.Length;
+        ref float v = ref MemoryMarshal.GetReference(values);
+        if (Wide)
+            for (; i <= n - 16; i += 16)
+            {
+                var x = Vector512.LoadUnsafe(ref v, (nuint)i);
+                var y = Vector512.Exp(x);
+                var u = y + Vector512<float>.One;
+                var log1p = Vector512.ConditionalSelect(Vector512.Equals(u, Vector512<float>.One), y, Vector512.Log(u) * (y / (u - Vector512<float>.One)));
+                Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(20f)), x, log1p).StoreUnsafe(ref v, (nuint)i);
+            }
+        else if (Narrow)
+            for (; i <= n - 8; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref v, (nuint)i);
+                var y = Vector256.Exp(x);
+                var u = y + Vector256<float>.One;
+                var log1p = Vector256.ConditionalSelect(Vector256.Equals(u, Vector256<float>.One), y, Vector256.Log(u) * (y / (u - Vector256<float>.One)));
+                Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(20f)), x, log1p).StoreUnsafe(ref v, (nuint)i);
+            }
+        for (; i < n; i++)
+        {
+            float x = Unsafe.Add(ref v, i);
+            Unsafe.Add(ref v, i) = x > 20 ? x : (float)Math.Log(1 + Math.Exp(x));
         }
     }
 

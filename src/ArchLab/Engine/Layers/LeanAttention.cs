@@ -12,9 +12,10 @@ namespace ArchLab.Engine.Layers;
 /// <see cref="Attention"/>'s step in the engine: q, k, v projections, rotary positions (pairs (2i, 2i+1) turned by
 /// position·θ_i, angles in float32 as the TorchSharp model makes them), the new key and value written into a preallocated
 /// cache, then per query head softmax(q·kᵀ/√headDim)·v over every cached token (grouped-query: head h reads kv head
-/// h / (heads/kvHeads)), then the output projection. Keys are cached transposed, [batch, kvHeads, headDim, maxLength], so
-/// that the scores of 16 (or 8) consecutive tokens are one vector of broadcast multiply-adds with no horizontal sums;
-/// values row-major, [batch, kvHeads, maxLength, headDim], summed in registers. The per-head work is split over the
+/// h / (heads/kvHeads)), then the output projection. Keys are cached in blocks of 16 tokens stored transposed,
+/// [batch, kvHeads, maxLength/16, headDim, 16], so that the scores of 16 consecutive tokens are one vector of broadcast
+/// multiply-adds over one contiguous 16·headDim block (no horizontal sums, no strided reads); values row-major,
+/// [batch, kvHeads, maxLength, headDim], summed in registers. The per-head work is split over the
 /// pool's threads once the cache is long enough to pay for it.
 /// </summary>
 public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, LeanMatrix wo,
@@ -32,7 +33,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
 
     sealed class State : LeanLayerState
     {
-        public required float[] Keys, Values;       // [batch, kvHeads, headDim, maxLength] and [batch, kvHeads, maxLength, headDim]
+        public required float[] Keys, Values;       // [batch, kvHeads, maxLength/16, headDim, 16] and [batch, kvHeads, maxLength, headDim]
         public required float[] Q, K, V, Mixed;     // [batch, heads·headDim] / [batch, kvHeads·headDim]
         public required float[] Cos, Sin;           // [headDim/2]
         public required float[] Scores;             // [threads, maxLength]
@@ -43,6 +44,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads)
     {
+        maxLength = (maxLength + Simd.KeyBlock - 1) / Simd.KeyBlock * Simd.KeyBlock; // whole key blocks
         var state = new State
         {
             Keys = new float[(long)batch * kvHeads * maxLength * headDim],
@@ -81,7 +83,8 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
             {
                 long block = CacheOffset(b, g, 0, s.MaxLength);
                 int head = (b * kvHeads + g) * headDim;
-                for (int d = 0; d < headDim; d++) s.Keys[block + (long)d * s.MaxLength + position] = s.K[head + d];
+                long keyBlock = block + (long)(position / Simd.KeyBlock) * headDim * Simd.KeyBlock + position % Simd.KeyBlock;
+                for (int d = 0; d < headDim; d++) s.Keys[keyBlock + d * Simd.KeyBlock] = s.K[head + d];
                 s.V.AsSpan(head, headDim).CopyTo(s.Values.AsSpan((int)(block + (long)position * headDim), headDim));
             }
         var job = s.Job!;
@@ -128,7 +131,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
                 int b = pair / layer.Heads, h = pair % layer.Heads, g = h / group;
                 ref float q = ref s.Q[pair * hd];
                 long start = layer.CacheOffset(b, g, 0, s.MaxLength);
-                Simd.TransposedDots(ref q, ref Unsafe.Add(ref keys, (nint)start), s.MaxLength, hd, scores, layer.scale);
+                Simd.BlockedDots(ref q, ref Unsafe.Add(ref keys, (nint)start), hd, s.Scores.AsSpan(part * s.MaxLength, s.MaxLength), length, layer.scale);
                 float max = TensorPrimitives.Max(scores);
                 TensorPrimitives.Subtract(scores, max, scores);
                 TensorPrimitives.Exp(scores, scores);
@@ -156,7 +159,8 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
                 long to = CacheOffset(b, g, 0, s.MaxLength);
                 Array.Copy(v, from, s.Values, to, length * headDim);
                 for (int t = 0; t < length; t++)
-                    for (int d = 0; d < headDim; d++) s.Keys[to + (long)d * s.MaxLength + t] = k[from + t * headDim + d];
+                    for (int d = 0; d < headDim; d++)
+                        s.Keys[to + (long)(t / Simd.KeyBlock) * headDim * Simd.KeyBlock + d * Simd.KeyBlock + t % Simd.KeyBlock] = k[from + t * headDim + d];
             }
     }
 

@@ -14,12 +14,23 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
                               float[] convWeight, float[]? convBias, float[] a, float[] d, int kernel) : ILeanLayer
 {
     readonly int inner = d.Length, stateSize = a.Length / d.Length, dtRank = dtProj.Cols;
+    /// <summary>The conv weights tap-major, [kernel, inner] (the module's are [inner, 1, kernel]), so each tap is one
+    /// vector operation over all channels; the conv window is kept the same way, [batch, kernel − 1, inner].</summary>
+    readonly float[] taps = TapMajor(convWeight, d.Length, kernel);
+
+    static float[] TapMajor(float[] weight, int inner, int kernel)
+    {
+        var t = new float[weight.Length];
+        for (int e = 0; e < inner; e++)
+            for (int j = 0; j < kernel; j++) t[j * inner + e] = weight[e * kernel + j];
+        return t;
+    }
 
     public long WeightBytes => inProj.Bytes + xProj.Bytes + dtProj.Bytes + outProj.Bytes + 4L * convWeight.Length;
 
     sealed class State : LeanLayerState
     {
-        public required float[] Conv, Ssm;                            // [batch, inner, kernel−1], [batch, inner, stateSize]
+        public required float[] Conv, Ssm;                            // [batch, kernel−1, inner], [batch, inner, stateSize]
         public required float[] Xz, X, Dbc, Dt, Delta, Y;             // scratch
         public override long Bytes => 4L * (Conv.Length + Ssm.Length);
     }
@@ -38,18 +49,20 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         int batch = context.Batch, window = kernel - 1;
         inProj.Multiply(x, s.Xz, batch, context.Pool);
         for (int b = 0; b < batch; b++)
-            for (int e = 0; e < inner; e++)
+        {
+            var u = s.Xz.AsSpan(b * 2 * inner, inner);
+            var conv = s.X.AsSpan(b * inner, inner);
+            var history = s.Conv.AsSpan(b * window * inner, window * inner);
+            TensorPrimitives.Multiply(u, taps.AsSpan(window * inner, inner), conv);
+            for (int j = 0; j < window; j++)
+                TensorPrimitives.MultiplyAdd(history.Slice(j * inner, inner), taps.AsSpan(j * inner, inner), conv, conv);
+            if (convBias is not null) TensorPrimitives.Add(conv, convBias, conv);
+            if (window > 0)
             {
-                var history = s.Conv.AsSpan((b * inner + e) * window, window);
-                var weights = convWeight.AsSpan(e * kernel, kernel);
-                float u = s.Xz[b * 2 * inner + e];
-                float sum = 0;
-                for (int j = 0; j < window; j++) sum += history[j] * weights[j];
-                sum += u * weights[window];
-                if (convBias is not null) sum += convBias[e];
-                s.X[b * inner + e] = sum;
-                if (window > 0) { history[1..].CopyTo(history); history[window - 1] = u; }
+                history[inner..].CopyTo(history);
+                u.CopyTo(history[((window - 1) * inner)..]);
             }
+        }
         var xs = s.X.AsSpan(0, batch * inner);
         Silu(xs, s.Y);
         s.Y.AsSpan(0, xs.Length).CopyTo(xs);
@@ -57,11 +70,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         int rowWidth = xProj.Rows;
         for (int b = 0; b < batch; b++) s.Dbc.AsSpan(b * rowWidth, dtRank).CopyTo(s.Dt.AsSpan(b * dtRank));
         dtProj.Multiply(s.Dt, s.Delta, batch, context.Pool);
-        for (int i = 0; i < batch * inner; i++)
-        {
-            float v = s.Delta[i];
-            s.Delta[i] = v > 20 ? v : MathF.Log(1 + MathF.Exp(v)); // softplus, threshold 20 as torch's
-        }
+        Simd.Softplus(s.Delta.AsSpan(0, batch * inner));
         for (int b = 0; b < batch; b++)
         {
             int bc = b * rowWidth + dtRank;
@@ -94,7 +103,12 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         if (source is null) return;
         var from = MixerState.Require<MambaState>(source, "lean Mamba");
         var s = (State)target;
-        LeanBuilder.CopyInto(from.Conv, s.Conv);
+        var conv = LeanMatrix.ToFloats(from.Conv); // [batch, inner, kernel − 1] → [batch, kernel − 1, inner]
+        int window = kernel - 1, batch = s.Conv.Length / Math.Max(1, window * inner);
+        if (conv.Length != s.Conv.Length) throw new ArgumentException($"Mamba conv state has {conv.Length} values, the lean state {s.Conv.Length}");
+        for (int b = 0; b < batch; b++)
+            for (int e = 0; e < inner; e++)
+                for (int j = 0; j < window; j++) s.Conv[(b * window + j) * inner + e] = conv[(b * inner + e) * window + j];
         LeanBuilder.CopyInto(from.Ssm, s.Ssm);
     }
 }

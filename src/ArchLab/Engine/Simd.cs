@@ -120,10 +120,19 @@ public static class Simd
             ref float block = ref Unsafe.Add(ref keys, (nint)((long)(t / KeyBlock) * blockSize));
             if (Wide)
             {
-                var acc = Vector512<float>.Zero;
-                for (int d = 0; d < dims; d++)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref block, (nuint)(d * KeyBlock)), acc);
-                (acc * scale).StoreUnsafe(ref s, (nuint)t);
+                // four partial sums over the dimensions: four independent FMA chains instead of one
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                int d = 0;
+                for (; d <= dims - 4; d += 4)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref block, (nuint)(d * KeyBlock)), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 1)), Vector512.LoadUnsafe(ref block, (nuint)((d + 1) * KeyBlock)), a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 2)), Vector512.LoadUnsafe(ref block, (nuint)((d + 2) * KeyBlock)), a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 3)), Vector512.LoadUnsafe(ref block, (nuint)((d + 3) * KeyBlock)), a3);
+                }
+                for (; d < dims; d++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref block, (nuint)(d * KeyBlock)), a0);
+                ((a0 + a1 + (a2 + a3)) * scale).StoreUnsafe(ref s, (nuint)t);
             }
             else if (Narrow)
             {
@@ -158,10 +167,16 @@ public static class Simd
         if (Wide)
             for (; c <= width - 16; c += 16)
             {
-                var acc = Vector512<float>.Zero;
-                for (int t = 0; t < n; t++)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref w, t)), Vector512.LoadUnsafe(ref rows, (nuint)((long)t * width + c)), acc);
-                acc.StoreUnsafe(ref o, (nuint)c);
+                // two rows per iteration into two sums: two independent FMA chains
+                Vector512<float> even = default, odd = default;
+                int t = 0;
+                for (; t <= n - 2; t += 2)
+                {
+                    even = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref w, t)), Vector512.LoadUnsafe(ref rows, (nuint)((long)t * width + c)), even);
+                    odd = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref w, t + 1)), Vector512.LoadUnsafe(ref rows, (nuint)((long)(t + 1) * width + c)), odd);
+                }
+                if (t < n) even = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref w, t)), Vector512.LoadUnsafe(ref rows, (nuint)((long)t * width + c)), even);
+                (even + odd).StoreUnsafe(ref o, (nuint)c);
             }
         if (Narrow)
             for (; c <= width - 8; c += 8)

@@ -62,7 +62,7 @@ public static class BenchQuantCommand
             foreach (var r in results)
             {
                 Console.WriteLine($"{r.Format.Name(),-8}{r.WeightBytesPerToken / 1e6,10:F3}{r.MaxAbsLogitDifference,14:E2}{r.MeanAbsLogitDifference,15:E2}" +
-                                  $"{r.LossNatsPerToken,9:F4}{r.BitsPerByte,11:F4}{r.BitsPerByteChange,13:+0.0000;-0.0000;0}");
+                                  $"{r.LossNatsPerToken,9:F4}{r.BitsPerByte,11:F4}{r.BitsPerByteChange,13:+0.0E+0;-0.0E+0;0}");
                 table.Add(r.Format.Name(), r.WeightBytesPerToken, r.MaxAbsLogitDifference, r.MeanAbsLogitDifference, r.LossNatsPerToken, r.BitsPerByte, r.BitsPerByteChange);
             }
             if (p.GetValue(csv) is { } file) { table.Save(file); Console.WriteLine($"wrote {file}"); }

@@ -45,7 +45,7 @@ public sealed class CopyBandwidth(WorkerPool pool)
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part, int parts)
         {
-            int per = Floats / parts / 16 * 16;
+            int per = Floats / parts / 64 * 64;
             int start = part * per, end = part == parts - 1 ? Floats : start + per;
             ref float a = ref MemoryMarshal.GetArrayDataReference(owner.source);
             ref float b = ref MemoryMarshal.GetArrayDataReference(owner.target);
@@ -55,15 +55,28 @@ public sealed class CopyBandwidth(WorkerPool pool)
                 for (int i = start; i < end; i += 8) Vector256.LoadUnsafe(ref a, (nuint)i).StoreUnsafe(ref b, (nuint)i);
             else if (Simd.Wide)
             {
-                var sum = Vector512<float>.Zero;
-                for (int i = start; i < end; i += 16) sum += Vector512.LoadUnsafe(ref a, (nuint)i);
-                owner.sums[part] = Vector512.Sum(sum);
+                // four sums: one add chain would wait on its latency instead of on memory
+                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int i = start; i < end; i += 64)
+                {
+                    s0 += Vector512.LoadUnsafe(ref a, (nuint)i);
+                    s1 += Vector512.LoadUnsafe(ref a, (nuint)(i + 16));
+                    s2 += Vector512.LoadUnsafe(ref a, (nuint)(i + 32));
+                    s3 += Vector512.LoadUnsafe(ref a, (nuint)(i + 48));
+                }
+                owner.sums[part] = Vector512.Sum(s0 + s1 + s2 + s3);
             }
             else
             {
-                var sum = Vector256<float>.Zero;
-                for (int i = start; i < end; i += 8) sum += Vector256.LoadUnsafe(ref a, (nuint)i);
-                owner.sums[part] = Vector256.Sum(sum);
+                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int i = start; i < end; i += 32)
+                {
+                    s0 += Vector256.LoadUnsafe(ref a, (nuint)i);
+                    s1 += Vector256.LoadUnsafe(ref a, (nuint)(i + 8));
+                    s2 += Vector256.LoadUnsafe(ref a, (nuint)(i + 16));
+                    s3 += Vector256.LoadUnsafe(ref a, (nuint)(i + 24));
+                }
+                owner.sums[part] = Vector256.Sum(s0 + s1 + s2 + s3);
             }
         }
     }

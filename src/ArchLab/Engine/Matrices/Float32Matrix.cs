@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ArchLab.Engine.Matrices;
 
@@ -50,14 +51,19 @@ public sealed class Float32Matrix : LeanMatrix
 
     /// <summary>Dot products of the 8 rows from w (row length n) with x, into y[0..8), with AVX-512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Dot8(ref float w, int n, ref float x, Span<float> y)
+    static unsafe void Dot8(ref float w, int n, ref float x, Span<float> y)
     {
+        // The next 8 rows (w + 8n) are fetched into cache while these are summed: 512 bytes of them per 16 columns here,
+        // so that a product streaming from DRAM keeps more requests in flight than the hardware prefetcher alone.
+        byte* next = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w, 8 * n));
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         int c = 0;
         for (; c <= n - 16; c += 16)
         {
             var xv = Vector512.LoadUnsafe(ref x, (nuint)c);
             ref float wc = ref Unsafe.Add(ref w, c);
+            byte* ahead = next + 32 * c;
+            for (int line = 0; line < 512; line += 64) Sse.Prefetch0(ahead + line);
             a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc), xv, a0);
             a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)n), xv, a1);
             a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(2 * n)), xv, a2);

@@ -54,8 +54,9 @@ public class SweepCliTests
     {
         using var corpus = new TinyCorpus();
         string dir = corpus.NewRunDir();
-        string spec = WriteSpec(dir, corpus, steps: 400);
-        string id = "transformer-d32-l1-t" + SweepPlanner.Label(400 * 128);
+        // long enough that the second worker (a process start, 2–4 s on a busy machine) still finds the first one training
+        string spec = WriteSpec(dir, corpus, steps: 2000);
+        string id = "transformer-d32-l1-t" + SweepPlanner.Label(2000 * 128);
         using (var worker = ArchLabCli.Start("sweep", "run-one", spec, "--run", id))
         {
             var clock = Stopwatch.StartNew();
@@ -75,7 +76,7 @@ public class SweepCliTests
         Assert.Contains("resuming at step", stdout);
         var result = Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs.jsonl")).Select(RunResult.FromJsonLine));
         Assert.Equal(id, result.Id);
-        Assert.Equal(400, result.LossCurve[^1].Step);
+        Assert.Equal(2000, result.LossCurve[^1].Step);
     }
 
     [Fact]

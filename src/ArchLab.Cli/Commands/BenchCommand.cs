@@ -40,7 +40,7 @@ public static class BenchCommand
             var config = new ModelConfig
             {
                 Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
-                ContextLength = p.GetValue(seqLen), VocabSize = 256, EmbeddingNorm = MixerRegistry.Spec(p.GetValue(arch)!).EmbeddingNorm,
+                ContextLength = p.GetValue(seqLen), VocabSize = 256,
             }.Validate();
             var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds),
                                                   includeBf16: !p.GetValue(noBf16), scanBackends: backends);

@@ -27,6 +27,8 @@ public static class ModelLoader
         JsonElement config;
         try { config = JsonDocument.Parse(File.ReadAllText(configPath)).RootElement; }
         catch (JsonException e) { throw new ConfigException($"{configPath}: not valid JSON: {e.Message}"); }
+        if (config.ValueKind != JsonValueKind.Object)
+            throw new ConfigException($"{configPath}: a model config must be a JSON object, got {config.ValueKind.ToString().ToLowerInvariant()}");
 
         IModelImporter? importer;
         if (format == "auto")
@@ -42,7 +44,12 @@ public static class ModelLoader
                        ?? throw new ArgumentException($"unknown format '{format}' (formats: {string.Join(", ", Formats)})");
         }
 
-        var modelConfig = importer.ReadConfig(config, configPath);
+        ModelConfig modelConfig;
+        try { modelConfig = importer.ReadConfig(config, configPath); }
+        catch (ConfigException e) when (!e.Message.StartsWith(configPath, StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{configPath}: {e.Message}");
+        }
         var model = new LanguageModel(modelConfig);
         using var file = Safetensors.Read(weightsPath);
         var weights = importer.MapWeights(file.Tensors, modelConfig);

@@ -64,6 +64,7 @@ public sealed class Trainer
         string dir = TrainingCheckpoint.Latest(runDir)
                      ?? throw new CheckpointException($"{runDir}: nothing to resume (no checkpoints/latest)");
         var (model, config, state) = TrainingCheckpoint.Load(dir);
+        TrainingCheckpoint.RemoveStalePartials(runDir); // a kill during a checkpoint write leaves one
         var trainer = new Trainer(model, config, state, data, runDir, device);
         TrainingCheckpoint.LoadOptimizer(dir, trainer.optimizer);
         trainer.Metrics.TruncateAfter(state.Step);

@@ -69,6 +69,18 @@ public static class TrainingCheckpoint
         return dir;
     }
 
+    /// <summary>Removes what an interrupted <see cref="Save"/> leaves behind (<c>.step_N.partial-*</c> folders being written,
+    /// <c>step_N.old-*</c> folders being replaced); call it only while no other process trains in this run folder.</summary>
+    /// <returns>The folders removed.</returns>
+    public static IReadOnlyList<string> RemoveStalePartials(string runDir)
+    {
+        string root = Path.Combine(runDir, "checkpoints");
+        if (!Directory.Exists(root)) return [];
+        var stale = Directory.GetDirectories(root, ".step_*.partial-*").Concat(Directory.GetDirectories(root, "step_*.old-*")).Order().ToList();
+        foreach (var dir in stale) Directory.Delete(dir, recursive: true);
+        return stale;
+    }
+
     /// <summary>Verifies the manifest digests and loads everything; any damage is a <see cref="CheckpointException"/> naming the file.</summary>
     public static (LanguageModel Model, TrainConfig Train, TrainerState State) Load(string dir)
     {

@@ -39,6 +39,7 @@ public static class GenerateCommand
             string tokSpec = p.GetValue(tokenizer) ?? runData?.Tokenizer ?? "byte";
             var tok = Tokenizers.Create(tokSpec, tokSpec.StartsWith("bpe:") ? RunData.LoadCorpus(runData?.Data ?? []) : null, Console.Out);
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
+            TokenizerFit.Require(tok, lm.Config.VocabSize);
             lm.to(dev);
             var prompts = (p.GetValue(prompt) ?? []).ToList();
             if (p.GetValue(promptsFile) is { } file)

@@ -16,6 +16,7 @@ public static class ModelLoader
 
     public static LanguageModel Load(string dir, string format = "auto")
     {
+        if (File.Exists(dir)) throw new CheckpointException($"model folder '{dir}' is a file; give the folder that holds {ModelCheckpoint.ConfigFile} and {ModelCheckpoint.WeightsFile}");
         if (!Directory.Exists(dir)) throw new CheckpointException($"model folder '{dir}' does not exist");
         string configPath = Path.Combine(dir, ModelCheckpoint.ConfigFile);
         string weightsPath = Path.Combine(dir, ModelCheckpoint.WeightsFile);
@@ -26,7 +27,7 @@ public static class ModelLoader
 
         JsonElement config;
         try { config = JsonDocument.Parse(File.ReadAllText(configPath)).RootElement; }
-        catch (JsonException e) { throw new ConfigException($"{configPath}: not valid JSON: {e.Message}"); }
+        catch (JsonException e) { throw new ConfigException($"{configPath}: {IO.JsonErrors.Describe(e)}"); }
         if (config.ValueKind != JsonValueKind.Object)
             throw new ConfigException($"{configPath}: a model config must be a JSON object, got {config.ValueKind.ToString().ToLowerInvariant()}");
 

@@ -61,7 +61,7 @@ internal sealed record SafetensorsHeader(Dictionary<string, TensorInfo> Tensors,
 
         JsonDocument document;
         try { document = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new SafetensorsFormatException(path, $"header is not valid JSON ({e.Message})"); }
+        catch (JsonException e) { throw new SafetensorsFormatException(path, $"header is {IO.JsonErrors.Describe(e)}"); }
 
         using (document)
         {

@@ -182,7 +182,7 @@ public sealed record ModelConfig
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}: invalid model config: {e.Message}");
+            throw new ConfigException($"{source}: invalid model config: {IO.JsonErrors.Describe(e)}");
         }
         catch (ConfigException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
         {

@@ -112,7 +112,7 @@ public static class TrainingCheckpoint
         if (!File.Exists(manifestPath)) throw new CheckpointException($"{dir}: incomplete checkpoint (no {ManifestFile})");
         Dictionary<string, string> manifest;
         try { manifest = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(manifestPath)) ?? []; }
-        catch (JsonException e) { throw new CheckpointException($"{manifestPath}: corrupted ({e.Message})"); }
+        catch (JsonException e) { throw new CheckpointException($"{manifestPath}: corrupted ({IO.JsonErrors.Describe(e)})"); }
         foreach (var (file, digest) in manifest)
         {
             string path = Path.Combine(dir, file);

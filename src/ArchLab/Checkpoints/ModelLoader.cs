@@ -30,6 +30,8 @@ public static class ModelLoader
         catch (JsonException e) { throw new ConfigException($"{configPath}: {IO.JsonErrors.Describe(e)}"); }
         if (config.ValueKind != JsonValueKind.Object)
             throw new ConfigException($"{configPath}: a model config must be a JSON object, got {config.ValueKind.ToString().ToLowerInvariant()}");
+        if (IO.JsonErrors.InvalidStringAt(config) is { } invalid)
+            throw new ConfigException($"{configPath}: the string at {invalid} is not valid Unicode (an unpaired surrogate escape?)");
 
         IModelImporter? importer;
         if (format == "auto")

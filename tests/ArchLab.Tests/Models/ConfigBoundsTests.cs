@@ -100,6 +100,25 @@ public sealed class ConfigBoundsTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("""{"arch": "\udc00"}""")]
+    [InlineData("""{"layer_pattern": ["a\ud800"], "layers": 1}""")]
+    public void ALoneSurrogateInAConfigIsAConfigError(string json)
+    {
+        var e = Assert.Throws<ConfigException>(() => ModelConfig.FromJson(json, "c.json"));
+        Assert.StartsWith("c.json: invalid model config", e.Message);
+    }
+
+    [Fact]
+    public void ALoneSurrogateInAnOfficialConfigIsAConfigError()
+    {
+        // Found by ModelLoaderFuzzTests: JsonElement.TryGetProperty threw InvalidOperationException.
+        string folder = EditedCase("rwkv4", "case1_d32_L2_ffn128", c => c["model_type"] = "x");
+        File.WriteAllText(Path.Combine(folder, "config.json"), File.ReadAllText(Path.Combine(folder, "config.json")).Replace("\"x\"", "\"\\udc00\""));
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(folder).Dispose());
+        Assert.Contains("$.model_type is not valid Unicode", e.Message);
+    }
+
     /// <summary>A golden case's folder copied with its config edited.</summary>
     string EditedCase(string arch, string name, Action<JsonObject> edit)
     {

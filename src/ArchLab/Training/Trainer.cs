@@ -156,8 +156,8 @@ public sealed class Trainer
     }
 
     /// <summary>Weight decay on matrices (embedding, projections), none on norm gains and biases (as nanoGPT does) nor on
-    /// Mamba's A_log (as the official code does).</summary>
-    static AdamW CreateOptimizer(LanguageModel model, TrainConfig config)
+    /// Mamba's A_log (as the official code does). Public so that checkpoint readers can restore the moments into it.</summary>
+    public static AdamW CreateOptimizer(LanguageModel model, TrainConfig config)
     {
         static bool Decays(string name, Tensor p) => p.dim() >= 2 && !name.EndsWith(".A_log");
         var decay = model.named_parameters().Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();

@@ -87,9 +87,19 @@ public static class TrainingCheckpoint
         Verify(dir);
         var model = ModelCheckpoint.Load(dir);
         var train = TrainConfig.FromJson(File.ReadAllText(Path.Combine(dir, TrainConfigFile)), Path.Combine(dir, TrainConfigFile));
-        var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)), ModelConfig.Json)
-                    ?? throw new CheckpointException($"{dir}: empty {StateFile}");
+        var state = ReadState(Path.Combine(dir, StateFile));
         return (model, train, state);
+    }
+
+    static TrainerState ReadState(string path)
+    {
+        TrainerState? state;
+        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), ModelConfig.Json); }
+        catch (JsonException e) { throw new CheckpointException($"{path}: invalid trainer state: {JsonErrors.Describe(e)}"); }
+        if (state is null) throw new CheckpointException($"{path}: empty trainer state");
+        if (state.Step < 0 || state.TokensSeen < 0 || !(state.ElapsedSeconds >= 0) || state.LastValLoss is double v && double.IsNaN(v))
+            throw new CheckpointException($"{path}: invalid trainer state (step {state.Step}, tokens seen {state.TokensSeen}, elapsed {state.ElapsedSeconds} s)");
+        return state;
     }
 
     public static void LoadOptimizer(string dir, OptimizerHelper optimizer)

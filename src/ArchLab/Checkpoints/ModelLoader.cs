@@ -55,7 +55,7 @@ public static class ModelLoader
         }
         var model = new LanguageModel(modelConfig);
         using var file = Safetensors.Read(weightsPath);
-        var weights = importer.MapWeights(file.Tensors, modelConfig);
+        var weights = importer.MapWeights(file.Tensors, modelConfig, config);
         WeightLoader.Load(model, weights, weightsPath, importer.OfficialName, file.Tensors.Keys.Except(importer.NotParameters(file.Tensors, modelConfig)));
         return model;
     }

@@ -40,7 +40,7 @@ public static class BenchCommand
             var config = new ModelConfig
             {
                 Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
-                ContextLength = p.GetValue(seqLen), VocabSize = 256, EmbeddingNorm = MixerRegistry.Spec(p.GetValue(arch)!).EmbeddingNorm,
+                ContextLength = p.GetValue(seqLen), VocabSize = 256,
             }.Validate();
             var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds),
                                                   includeBf16: !p.GetValue(noBf16), scanBackends: backends);
@@ -75,10 +75,11 @@ public static class BenchCommand
         var skipAbove = new Option<int>("--skip-reference-above") { Description = "time the reference only up to this length", DefaultValueFactory = _ => 2048 };
         var repetitions = new Option<int>("--repetitions") { Description = "best of this many, after a warm-up", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
-        var csv = new Option<string>("--csv") { Description = "CSV output", DefaultValueFactory = _ => "experiments/scan-kernels/scan.csv" };
+        var csv = new Option<string?>("--csv") { Description = "CSV output (default: a new file runs/bench-scan/scan-<UTC time>.csv); an existing file is kept unless --overwrite" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace an existing --csv file (for example to update experiments/scan-kernels/scan.csv on purpose)" };
         var scan = new Command("scan", "selective scan and WKV, forward and forward+backward: reference tensor ops vs fused CPU kernels")
         {
-            op, batch, channels, stateSize, lengths, skipAbove, repetitions, threads, csv,
+            op, batch, channels, stateSize, lengths, skipAbove, repetitions, threads, csv, overwrite,
         };
         scan.SetAction(p =>
         {
@@ -94,6 +95,10 @@ public static class BenchCommand
             var lengthList = p.GetValue(lengths)!;
             if (lengthList.Length == 0 || lengthList.Any(t => t < 1)) throw new ArgumentException("--lengths must be positive");
             TorchRuntime.SetThreads(p.GetValue(threads));
+            string csvPath = p.GetValue(csv) ?? DefaultScanCsv(DateTime.UtcNow);
+            if (File.Exists(csvPath) && !p.GetValue(overwrite))
+                throw new ArgumentException($"--csv '{csvPath}' exists (committed results?): name a new file, or pass --overwrite to replace it");
+            if (Directory.Exists(csvPath)) throw new ArgumentException($"--csv '{csvPath}' is a folder; name a file");
 
             double copy = ScanThroughput.CopyGBps(), matmul = ScanThroughput.MatmulGflops();
             Console.WriteLine($"batch {b}, channels {e}, state N {n} (selective scan), float32, {torch.get_num_threads()} libtorch threads, " +
@@ -121,13 +126,16 @@ public static class BenchCommand
                               row.Reference?.TrainMs, row.Fused.TrainMs, row.TrainSpeedup, row.ForwardGBps, row.TrainGBps,
                               row.ForwardGflops, row.TrainGflops, row.TrainGBps / copy, row.TrainGflops / matmul,
                               row.Reference?.PeakRssMiB, row.Fused.PeakRssMiB, copy, matmul);
-                    table.Save(p.GetValue(csv)!);                                  // after every row: a long run keeps what it measured
+                    table.Save(csvPath);                                             // after every row: a long run keeps what it measured
                 }
-            Console.WriteLine($"wrote {p.GetValue(csv)}");
+            Console.WriteLine($"wrote {csvPath}");
             return 0;
         });
         return scan;
     }
+
+    /// <summary>Where <c>bench scan</c> writes without --csv: a new file under runs/, never the committed experiments/ results.</summary>
+    public static string DefaultScanCsv(DateTime utc) => Path.Combine("runs", "bench-scan", $"scan-{utc:yyyyMMdd-HHmmss}.csv");
 
     static string Name(ScanOp op) => op == ScanOp.Selective ? "selective" : "wkv";
 }

@@ -79,7 +79,7 @@ public static class BenchDecodeCommand
                     var config = new ModelConfig
                     {
                         Arch = name, Dim = p.GetValue(dim), Layers = layerCount, Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads),
-                        VocabSize = p.GetValue(vocab), FfnHidden = p.GetValue(ffn), EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
+                        VocabSize = p.GetValue(vocab), FfnHidden = p.GetValue(ffn),
                     }.Validate();
                     torch.manual_seed(1);
                     models.Add((name, new LanguageModel(config)));

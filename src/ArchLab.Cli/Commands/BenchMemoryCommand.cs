@@ -102,7 +102,7 @@ public static class BenchMemoryCommand
             string m = p.GetValue(mode)!;
             var config = new ModelConfig
             {
-                Arch = name, VocabSize = 256, Layers = p.GetValue(layers), ContextLength = p.GetValue(seqLen), EmbeddingNorm = MixerRegistry.Spec(name).EmbeddingNorm,
+                Arch = name, VocabSize = 256, Layers = p.GetValue(layers), ContextLength = p.GetValue(seqLen),
                 RetentionChunkwise = m == "chunkwise" ? true : null, RetentionChunkSize = m == "chunkwise" ? p.GetValue(chunk) : null,
             }.Validate();
             var r = TrainingMemory.MeasureStep(config, m, p.GetValue(batch), p.GetValue(seqLen));

@@ -38,8 +38,7 @@ public static class BenchQuantCommand
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
             var corpus = RunData.LoadCorpus(dataSpec);
             var tok = Tokenizers.Create(tokSpec, corpus, Console.Out);
-            if (tok.VocabSize > lm.Config.VocabSize)
-                throw new ArgumentException($"tokenizer '{tok.Name}' has ids up to {tok.VocabSize - 1} but the model has only {lm.Config.VocabSize} embeddings");
+            TokenizerFit.Require(tok, lm.Config.VocabSize);
             using var tokens = TokenizedCorpus.Load(corpus, tok, log: Console.Out);
             var validation = tokens.Validation;
             int len = p.GetValue(length) ?? lm.Config.ContextLength;

@@ -29,6 +29,7 @@ public static class EvalByPosition
             lm.to(dev);
             var corpus = RunData.LoadCorpus(dataSpec);
             var tok = Tokenizers.Create(tokSpec, corpus, Console.Out);
+            TokenizerFit.Require(tok, lm.Config.VocabSize);
             using var tokens = TokenizedCorpus.Load(corpus, tok, log: Console.Out);
             int len = seqLen ?? 4 * lm.Config.ContextLength;
             string arch = lm.Config.LayerPattern is { } pattern ? "hybrid " + string.Join('/', pattern) : lm.Config.Arch;

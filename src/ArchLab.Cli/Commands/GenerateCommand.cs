@@ -47,10 +47,8 @@ public static class GenerateCommand
             string tokSpec = p.GetValue(tokenizer) ?? runData?.Tokenizer ?? "byte";
             var tok = Tokenizers.Create(tokSpec, tokSpec.StartsWith("bpe:") ? RunData.LoadCorpus(runData?.Data ?? []) : null, Console.Out);
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
+            TokenizerFit.Require(tok, lm.Config.VocabSize);
             lm.to(dev);
-            if (tok.VocabSize > lm.Config.VocabSize)
-                throw new ArgumentException($"tokenizer '{tok.Name}' has ids up to {tok.VocabSize - 1} but the model has only {lm.Config.VocabSize} embeddings: " +
-                                            "use the tokenizer the model was trained with (--tokenizer)");
             var prompts = (p.GetValue(prompt) ?? []).ToList();
             if (p.GetValue(promptsFile) is { } file)
             {

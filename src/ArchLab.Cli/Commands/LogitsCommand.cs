@@ -33,6 +33,8 @@ public static class LogitsCommand
             var ids = io["input_ids"];
             if (ids.dtype != ScalarType.Int64 || ids.dim() != 2)
                 throw new ArgumentException($"{p.GetValue(input)}: 'input_ids' must be I64 [B,T]");
+            if (ids.numel() == 0)
+                throw new ArgumentException($"{p.GetValue(input)}: 'input_ids' has shape [{string.Join(", ", ids.shape)}]: give at least one sequence of at least one token");
             if (ids.numel() > 0 && (ids.min().item<long>() < 0 || ids.max().item<long>() >= lm.Config.VocabSize))
                 throw new ArgumentException($"{p.GetValue(input)}: token ids must be in [0, {lm.Config.VocabSize})");
             using var logits = LogitsRunner.Run(lm, ids, decodeMode, p.GetValue(prefill), p.GetValue(chunk));

@@ -82,7 +82,6 @@ public static class TrainCommand
                     {
                         Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
                         KvHeads = p.GetValue(kvHeads), ContextLength = p.GetValue(context), VocabSize = tok.VocabSize,
-                        EmbeddingNorm = MixerRegistry.Spec(p.GetValue(arch)!).EmbeddingNorm,
                     };
                 if (modelConfig.VocabSize < tok.VocabSize)
                     throw new ArgumentException($"model vocab_size {modelConfig.VocabSize} is smaller than the tokenizer's {tok.VocabSize}");

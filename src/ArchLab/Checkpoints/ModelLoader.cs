@@ -16,6 +16,7 @@ public static class ModelLoader
 
     public static LanguageModel Load(string dir, string format = "auto")
     {
+        if (File.Exists(dir)) throw new CheckpointException($"model folder '{dir}' is a file; give the folder that holds {ModelCheckpoint.ConfigFile} and {ModelCheckpoint.WeightsFile}");
         if (!Directory.Exists(dir)) throw new CheckpointException($"model folder '{dir}' does not exist");
         string configPath = Path.Combine(dir, ModelCheckpoint.ConfigFile);
         string weightsPath = Path.Combine(dir, ModelCheckpoint.WeightsFile);
@@ -26,7 +27,11 @@ public static class ModelLoader
 
         JsonElement config;
         try { config = JsonDocument.Parse(File.ReadAllText(configPath)).RootElement; }
-        catch (JsonException e) { throw new ConfigException($"{configPath}: not valid JSON: {e.Message}"); }
+        catch (JsonException e) { throw new ConfigException($"{configPath}: {IO.JsonErrors.Describe(e)}"); }
+        if (config.ValueKind != JsonValueKind.Object)
+            throw new ConfigException($"{configPath}: a model config must be a JSON object, got {config.ValueKind.ToString().ToLowerInvariant()}");
+        if (IO.JsonErrors.InvalidStringAt(config) is { } invalid)
+            throw new ConfigException($"{configPath}: the string at {invalid} is not valid Unicode (an unpaired surrogate escape?)");
 
         IModelImporter? importer;
         if (format == "auto")
@@ -42,10 +47,15 @@ public static class ModelLoader
                        ?? throw new ArgumentException($"unknown format '{format}' (formats: {string.Join(", ", Formats)})");
         }
 
-        var modelConfig = importer.ReadConfig(config, configPath);
+        ModelConfig modelConfig;
+        try { modelConfig = importer.ReadConfig(config, configPath); }
+        catch (ConfigException e) when (!e.Message.StartsWith(configPath, StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{configPath}: {e.Message}");
+        }
         var model = new LanguageModel(modelConfig);
         using var file = Safetensors.Read(weightsPath);
-        var weights = importer.MapWeights(file.Tensors, modelConfig);
+        var weights = importer.MapWeights(file.Tensors, modelConfig, config);
         WeightLoader.Load(model, weights, weightsPath, importer.OfficialName, file.Tensors.Keys.Except(importer.NotParameters(file.Tensors, modelConfig)));
         return model;
     }

@@ -114,8 +114,11 @@ public static class Safetensors
         }
     }
 
-    static FileStream OpenRead(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+    static FileStream OpenRead(string path)
+    {
+        InputFile.Require(path, "safetensors file");
+        return new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+    }
 
     static void RequireLittleEndian()
     {

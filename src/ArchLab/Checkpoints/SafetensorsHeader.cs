@@ -61,7 +61,7 @@ internal sealed record SafetensorsHeader(Dictionary<string, TensorInfo> Tensors,
 
         JsonDocument document;
         try { document = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new SafetensorsFormatException(path, $"header is not valid JSON ({e.Message})"); }
+        catch (JsonException e) { throw new SafetensorsFormatException(path, $"header is {IO.JsonErrors.Describe(e)}"); }
 
         using (document)
         {
@@ -70,10 +70,17 @@ internal sealed record SafetensorsHeader(Dictionary<string, TensorInfo> Tensors,
 
             var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var entry in UniqueProperties(document.RootElement, "tensor name", path, tensorName: null))
+            try
             {
-                if (entry.Name == MetadataKey) metadata = ParseMetadata(entry.Value, path);
-                else tensors.Add(entry.Name, ParseTensor(entry.Name, entry.Value, dataLength, path));
+                foreach (var entry in UniqueProperties(document.RootElement, "tensor name", path, tensorName: null))
+                {
+                    if (entry.Name == MetadataKey) metadata = ParseMetadata(entry.Value, path);
+                    else tensors.Add(entry.Name, ParseTensor(entry.Name, entry.Value, dataLength, path));
+                }
+            }
+            catch (InvalidOperationException e) // JsonElement cannot turn an escaped lone surrogate ("\ud800") into a .NET string
+            {
+                throw new SafetensorsFormatException(path, $"header holds a string that is not valid Unicode (an unpaired surrogate escape?): {e.Message}");
             }
             CheckCoverage(tensors.Values, dataLength, path);
             return new SafetensorsHeader(tensors, metadata);
@@ -141,6 +148,10 @@ internal sealed record SafetensorsHeader(Dictionary<string, TensorInfo> Tensors,
         catch (OverflowException) { throw Bad($"byte size of shape [{string.Join(", ", shape)}] overflows"); }
         if (end - begin != expected)
             throw Bad($"data_offsets [{begin}, {end}] hold {end - begin} bytes, but shape [{string.Join(", ", shape)}] of {dtype} needs {expected}");
+        // libtorch computes strides as products of the later dimensions with zeros counted as ones, so an empty tensor
+        // such as [0, 2^63-1, 2^63-1] has 0 bytes yet overflows its strides (a native "Stride calculation overflowed").
+        try { _ = checked(shape.Aggregate(1L, (product, dim) => product * Math.Max(dim, 1)) * size); }
+        catch (OverflowException) { throw Bad($"strides of shape [{string.Join(", ", shape)}] overflow 64 bits"); }
 
         return new TensorInfo(name, type, shape, begin, end);
     }

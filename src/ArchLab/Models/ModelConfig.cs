@@ -40,8 +40,34 @@ public sealed record ModelConfig
     public string? GluActivation { get; init; }
     /// <summary>Width of RWKV's time mixing (key/value/receptance outputs, WKV channels); null means <see cref="Dim"/>.</summary>
     public int? DimAtt { get; init; }
-    /// <summary>A norm right after the token embedding (RWKV's ln0); its kind is the first layer's norm.</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool EmbeddingNorm { get; init; }
+    /// <summary>A norm right after the token embedding (RWKV's ln0); its kind is the first layer's norm. Unless a config
+    /// sets it, the first layer's architecture decides (<see cref="Mixers.MixerSpec.EmbeddingNorm"/>: on for RWKV-4), so a
+    /// hand-written config gets the official default without every caller copying it.</summary>
+    [JsonIgnore]
+    public bool EmbeddingNorm
+    {
+        get => embeddingNorm ?? ArchitectureEmbeddingNorm;
+        init => EmbeddingNormSetting = value;
+    }
+
+    /// <summary>What the config file says about <see cref="EmbeddingNorm"/> (null: the architecture's default). Written only
+    /// when it differs from that default, so configs stay as short as before.</summary>
+    [JsonPropertyName("embedding_norm")]
+    public bool? EmbeddingNormSetting
+    {
+        get => embeddingNorm is bool set && set != ArchitectureEmbeddingNorm ? set : null;
+        init => embeddingNorm = value;
+    }
+    readonly bool? embeddingNorm;
+
+    bool ArchitectureEmbeddingNorm
+    {
+        get
+        {
+            string? first = LayerPattern is { Length: > 0 } pattern ? pattern[0] : Arch;
+            return first is not null && Mixers.MixerRegistry.IsKnown(first) && Mixers.MixerRegistry.Spec(first).EmbeddingNorm;
+        }
+    }
     /// <summary>Learned absolute position embeddings (GPT-2 style, one per position up to <see cref="ContextLength"/>) added to
     /// the token embedding; off by default (LLaMA uses rotary positions only). Zoology's MQAR attention baseline has them.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool PositionEmbedding { get; init; }
@@ -67,7 +93,7 @@ public sealed record ModelConfig
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
     [JsonIgnore] public int SsmStateSize => DState ?? 16;
     [JsonIgnore] public int ConvKernel => DConv ?? 4;
-    [JsonIgnore] public int InnerDim => (int)((Expand ?? 2) * Dim);
+    [JsonIgnore] public int InnerDim => (int)Math.Min((Expand ?? 2) * Dim, int.MaxValue);
     [JsonIgnore] public int DtRankSize => DtRank ?? (Dim + 15) / 16;
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
@@ -75,27 +101,44 @@ public sealed record ModelConfig
     public string MlpOf(int layer) => Mlp ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultMlp;
 
     /// <summary>LLaMA's rule: h = int(2·4·dim/3), optionally scaled, rounded up to a multiple.</summary>
+    /// <exception cref="ConfigException"><paramref name="multipleOf"/> or <paramref name="multiplier"/> is not positive, or the
+    /// width is beyond <see cref="ModelLimits.MlpWidth"/>.</exception>
     public static int LlamaFfnHidden(int dim, int multipleOf, double? multiplier)
     {
-        int hidden = (int)(2 * (4 * dim) / 3.0);
-        if (multiplier is double m) hidden = (int)(m * hidden);
-        return multipleOf * ((hidden + multipleOf - 1) / multipleOf);
+        if (multipleOf <= 0) throw new ConfigException($"model config: 'multiple_of' must be positive, got {multipleOf}");
+        if (multiplier is double bad && !(bad > 0 && double.IsFinite(bad)))
+            throw new ConfigException($"model config: 'ffn_dim_multiplier' must be a positive number, got {bad}");
+        double hidden = Math.Floor(2 * (4.0 * dim) / 3.0);
+        if (multiplier is double m) hidden = Math.Floor(m * hidden);
+        double rounded = multipleOf * Math.Ceiling(hidden / multipleOf);
+        if (rounded > ModelLimits.MlpWidth)
+            throw new ConfigException($"model config: the MLP width {rounded} (from dim {dim}, 'multiple_of' {multipleOf}, 'ffn_dim_multiplier' {multiplier?.ToString() ?? "none"}) is above the limit {ModelLimits.MlpWidth}");
+        return (int)rounded;
     }
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first field that makes no sense.</summary>
     public ModelConfig Validate()
     {
+        if (Arch is null) throw new ConfigException("model config: 'arch' must be a mixer name, got null");
+        if (LayerPattern is { } names && Array.IndexOf(names, null) is int nullAt and >= 0)
+            throw new ConfigException($"model config: 'layer_pattern' entry {nullAt} must be a mixer name, got null");
         void Positive(string name, long value) { if (value <= 0) throw new ConfigException($"model config: '{name}' must be positive, got {value}"); }
-        Positive("vocab_size", VocabSize); Positive("dim", Dim); Positive("layers", Layers); Positive("heads", Heads);
-        Positive("context_length", ContextLength);
-        if (KvHeads is int kv) Positive("kv_heads", kv);
-        if (FfnHidden is int f) Positive("ffn_hidden", f);
-        if (DimAtt is int da) Positive("dim_att", da);
-        if (DState is int ds) Positive("d_state", ds);
-        if (DConv is int dc) Positive("d_conv", dc);
-        if (Expand is double ex && !(ex > 0 && double.IsFinite(ex) && InnerDim >= 1))
-            throw new ConfigException($"model config: 'expand' must be a positive number with expand·dim ≥ 1, got {ex}");
-        if (DtRank is int dr) Positive("dt_rank", dr);
+        void InRange(string name, long value, long max)
+        {
+            Positive(name, value);
+            if (value > max) throw new ConfigException($"model config: '{name}' = {value} is above the limit {max}");
+        }
+        InRange("dim", Dim, ModelLimits.Width); InRange("vocab_size", VocabSize, ModelLimits.VocabSize);
+        InRange("layers", Layers, ModelLimits.Layers); InRange("heads", Heads, ModelLimits.Width);
+        InRange("context_length", ContextLength, ModelLimits.ContextLength);
+        if (KvHeads is int kv) InRange("kv_heads", kv, ModelLimits.Width);
+        if (FfnHidden is int f) InRange("ffn_hidden", f, ModelLimits.MlpWidth);
+        if (DimAtt is int da) InRange("dim_att", da, ModelLimits.Width);
+        if (DState is int ds) InRange("d_state", ds, ModelLimits.StateSize);
+        if (DConv is int dc) InRange("d_conv", dc, ModelLimits.ConvKernel);
+        if (Expand is double ex && !(ex > 0 && double.IsFinite(ex) && ex * Dim >= 1 && ex * Dim <= ModelLimits.Width))
+            throw new ConfigException($"model config: 'expand' must be a positive number with 1 ≤ expand·dim ≤ {ModelLimits.Width}, got {ex}");
+        if (DtRank is int dr) InRange("dt_rank", dr, ModelLimits.Width);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
         if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
@@ -110,11 +153,12 @@ public sealed record ModelConfig
             throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
         if (Mlp is not null && !Mlps.Names.Contains(Mlp))
             throw new ConfigException($"model config: unknown mlp '{Mlp}' (known: {string.Join(", ", Mlps.Names)})");
-        if (ValueDim is int vd) { Positive("value_dim", vd); if (vd % Heads != 0) throw new ConfigException($"model config: 'value_dim' ({vd}) must be divisible by 'heads' ({Heads})"); }
-        if (RetentionChunkSize is int rc) Positive("retention_chunk_size", rc);
+        if (ValueDim is int vd) { InRange("value_dim", vd, ModelLimits.Width); if (vd % Heads != 0) throw new ConfigException($"model config: 'value_dim' ({vd}) must be divisible by 'heads' ({Heads})"); }
+        if (RetentionChunkSize is int rc) InRange("retention_chunk_size", rc, ModelLimits.ContextLength);
         if (RetentionChunkwise == true && RetentionChunkSize is null) throw new ConfigException("model config: 'retention_chunkwise' needs 'retention_chunk_size'");
         if (GluActivation is not null && !GluMlp.Activations.Contains(GluActivation))
             throw new ConfigException($"model config: unknown 'glu_activation' '{GluActivation}' (known: {string.Join(", ", GluMlp.Activations)})");
+        ModelLimits.CheckFitsInMemory(this, ModelSize.AvailableMemoryBytes);
         return this;
     }
 
@@ -138,11 +182,15 @@ public sealed record ModelConfig
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}: invalid model config: {e.Message}");
+            throw new ConfigException($"{source}: invalid model config: {IO.JsonErrors.Describe(e)}");
+        }
+        catch (ConfigException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{source}: {e.Message}");
         }
     }
 
-    public static ModelConfig Load(string path) => FromJson(File.ReadAllText(path), path);
+    public static ModelConfig Load(string path) => FromJson(IO.InputFile.ReadAllText(path, "model config"), path);
 }
 
 /// <summary>A configuration that cannot be used; the message names the field.</summary>

@@ -31,7 +31,6 @@ public static class RecallModels
             return new ModelConfig
             {
                 Arch = main, VocabSize = vocabSize, Dim = width, Layers = layers, Heads = heads, ContextLength = seqLen, TiedEmbeddings = tiedEmbeddings, Mlp = mlp, PositionEmbedding = positionEmbedding, NoRope = noRope,
-                EmbeddingNorm = MixerRegistry.Spec(main).EmbeddingNorm,
                 LayerPattern = arch == Hybrid ? Enumerable.Range(0, layers).Select(i => i % 2 == 0 ? hybridMixer : "transformer").ToArray() : null,
             }.Validate();
         }

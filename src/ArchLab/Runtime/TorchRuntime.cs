@@ -30,8 +30,10 @@ public static class TorchRuntime
     };
 
     /// <summary>Intra-op threads; 0 leaves libtorch's default (all cores).</summary>
+    /// <exception cref="ArgumentException"><paramref name="threads"/> is negative.</exception>
     public static void SetThreads(int threads)
     {
+        if (threads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or a positive count, got {threads}");
         if (threads > 0) torch.set_num_threads(threads);
     }
 }

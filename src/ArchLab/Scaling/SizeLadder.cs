@@ -19,7 +19,7 @@ public static class SizeLadder
         return new ModelConfig
         {
             Arch = MixerRegistry.Canonical(arch), VocabSize = spec.VocabSize, Dim = dim, Layers = layers, Heads = h,
-            ContextLength = spec.SeqLen, EmbeddingNorm = MixerRegistry.Spec(arch).EmbeddingNorm,
+            ContextLength = spec.SeqLen,
         }.Validate();
     }
 

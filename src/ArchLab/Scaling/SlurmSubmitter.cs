@@ -16,6 +16,13 @@ public static class SlurmSubmitter
         IReadOnlyList<string> command, string? partition = null, string? timeLimit = null)
     {
         string slurmDir = Path.GetFullPath(Path.Combine(outDir, "slurm"));
+        // #SBATCH lines cannot be quoted: a value with a line break would start a new line of the script.
+        OneLine(spec.Name, "the sweep name");
+        OneLine(slurmDir, "--out");
+        if (partition is not null) OneLine(partition, "--partition");
+        if (timeLimit is not null) OneLine(timeLimit, "--time");
+        foreach (var plan in pending)
+            if (Quote(plan.Id) != plan.Id) throw new ArgumentException($"run id '{plan.Id}' holds characters a shell would interpret");
         var s = new StringBuilder();
         s.AppendLine("#!/bin/bash");
         s.AppendLine($"#SBATCH --job-name=archlab-{spec.Name}");
@@ -57,6 +64,12 @@ public static class SlurmSubmitter
             if (process.ExitCode != 0) throw new InvalidOperationException($"sbatch failed (exit {process.ExitCode}): {stderr.Trim()}");
             return stdout.Trim().Split(';')[0];
         }
+    }
+
+    static void OneLine(string value, string what)
+    {
+        if (value.Any(char.IsControl) || value.Contains('\u2028') || value.Contains('\u2029'))
+            throw new ArgumentException($"{what} must not hold control characters or line breaks (it goes into an #SBATCH line)");
     }
 
     static string Quote(string arg) =>

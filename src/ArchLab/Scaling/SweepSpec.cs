@@ -10,7 +10,7 @@ namespace ArchLab.Scaling;
 /// FLOPs (<see cref="ComputeBudgets"/>, IsoFLOP: tokens = C / training FLOPs per token of that model). Everything else is
 /// shared by all runs; the learning-rate schedule (warmup + cosine) spans each run's own length.
 /// </summary>
-public sealed record SweepSpec
+public sealed partial record SweepSpec
 {
     /// <summary>Names the sweep (and its results folder, experiments/&lt;name&gt;/, by convention).</summary>
     public string Name { get; init; } = "";
@@ -45,11 +45,15 @@ public sealed record SweepSpec
     /// <summary>libtorch threads per run (worker process).</summary>
     public int Threads { get; init; } = 1;
 
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")]
+    private static partial System.Text.RegularExpressions.Regex SafeName();
+
     public SweepSpec Validate()
     {
         static ConfigException Bad(string message) => new($"sweep spec: {message}");
-        if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Name.Contains(' '))
-            throw Bad($"'name' must be a folder-safe word, got '{Name}'");
+        // The name becomes a folder and a Slurm job name in a shell script: only characters that need no quoting anywhere.
+        if (Name is null || !SafeName().IsMatch(Name))
+            throw Bad($"'name' must be 1–100 letters, digits, '.', '_' or '-' (not starting with '.'), got {System.Text.Json.JsonSerializer.Serialize(Name)}");
         if (Architectures.Length == 0) throw Bad("'architectures' is empty");
         foreach (var a in Architectures)
             if (!Mixers.MixerRegistry.IsKnown(a)) throw Bad($"unknown architecture '{a}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
@@ -73,13 +77,13 @@ public sealed record SweepSpec
     public static SweepSpec FromJson(string json, string source = "sweep spec")
     {
         try { return (JsonSerializer.Deserialize<SweepSpec>(json, ModelConfig.Json) ?? throw new ConfigException($"{source}: empty")).Validate(); }
-        catch (JsonException e) { throw new ConfigException($"{source}: invalid sweep spec: {e.Message}"); }
+        catch (JsonException e) { throw new ConfigException($"{source}: invalid sweep spec: {IO.JsonErrors.Describe(e)}"); }
     }
 
     public static SweepSpec Load(string path)
     {
         if (!File.Exists(path)) throw new ArgumentException($"sweep spec '{path}' does not exist");
-        return FromJson(File.ReadAllText(path), path);
+        return FromJson(IO.InputFile.ReadAllText(path, "sweep spec"), path);
     }
 }
 

@@ -51,6 +51,6 @@ public sealed record TrainConfig
     public static TrainConfig FromJson(string json, string source)
     {
         try { return (JsonSerializer.Deserialize<TrainConfig>(json, ModelConfig.Json) ?? throw new ConfigException($"{source}: empty")).Validate(); }
-        catch (JsonException e) { throw new ConfigException($"{source}: invalid train config: {e.Message}"); }
+        catch (JsonException e) { throw new ConfigException($"{source}: invalid train config: {IO.JsonErrors.Describe(e)}"); }
     }
 }

@@ -64,6 +64,7 @@ public sealed class Trainer
         string dir = TrainingCheckpoint.Latest(runDir)
                      ?? throw new CheckpointException($"{runDir}: nothing to resume (no checkpoints/latest)");
         var (model, config, state) = TrainingCheckpoint.Load(dir);
+        TrainingCheckpoint.RemoveStalePartials(runDir); // a kill during a checkpoint write leaves one
         var trainer = new Trainer(model, config, state, data, runDir, device);
         TrainingCheckpoint.LoadOptimizer(dir, trainer.optimizer);
         trainer.Metrics.TruncateAfter(state.Step);
@@ -155,8 +156,8 @@ public sealed class Trainer
     }
 
     /// <summary>Weight decay on matrices (embedding, projections), none on norm gains and biases (as nanoGPT does) nor on
-    /// Mamba's A_log (as the official code does).</summary>
-    static AdamW CreateOptimizer(LanguageModel model, TrainConfig config)
+    /// Mamba's A_log (as the official code does). Public so that checkpoint readers can restore the moments into it.</summary>
+    public static AdamW CreateOptimizer(LanguageModel model, TrainConfig config)
     {
         static bool Decays(string name, Tensor p) => p.dim() >= 2 && !name.EndsWith(".A_log");
         var decay = model.named_parameters().Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();

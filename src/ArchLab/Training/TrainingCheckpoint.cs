@@ -69,15 +69,37 @@ public static class TrainingCheckpoint
         return dir;
     }
 
+    /// <summary>Removes what an interrupted <see cref="Save"/> leaves behind (<c>.step_N.partial-*</c> folders being written,
+    /// <c>step_N.old-*</c> folders being replaced); call it only while no other process trains in this run folder.</summary>
+    /// <returns>The folders removed.</returns>
+    public static IReadOnlyList<string> RemoveStalePartials(string runDir)
+    {
+        string root = Path.Combine(runDir, "checkpoints");
+        if (!Directory.Exists(root)) return [];
+        var stale = Directory.GetDirectories(root, ".step_*.partial-*").Concat(Directory.GetDirectories(root, "step_*.old-*")).Order().ToList();
+        foreach (var dir in stale) Directory.Delete(dir, recursive: true);
+        return stale;
+    }
+
     /// <summary>Verifies the manifest digests and loads everything; any damage is a <see cref="CheckpointException"/> naming the file.</summary>
     public static (LanguageModel Model, TrainConfig Train, TrainerState State) Load(string dir)
     {
         Verify(dir);
         var model = ModelCheckpoint.Load(dir);
         var train = TrainConfig.FromJson(File.ReadAllText(Path.Combine(dir, TrainConfigFile)), Path.Combine(dir, TrainConfigFile));
-        var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)), ModelConfig.Json)
-                    ?? throw new CheckpointException($"{dir}: empty {StateFile}");
+        var state = ReadState(Path.Combine(dir, StateFile));
         return (model, train, state);
+    }
+
+    static TrainerState ReadState(string path)
+    {
+        TrainerState? state;
+        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), ModelConfig.Json); }
+        catch (JsonException e) { throw new CheckpointException($"{path}: invalid trainer state: {JsonErrors.Describe(e)}"); }
+        if (state is null) throw new CheckpointException($"{path}: empty trainer state");
+        if (state.Step < 0 || state.TokensSeen < 0 || !(state.ElapsedSeconds >= 0) || state.LastValLoss is double v && double.IsNaN(v))
+            throw new CheckpointException($"{path}: invalid trainer state (step {state.Step}, tokens seen {state.TokensSeen}, elapsed {state.ElapsedSeconds} s)");
+        return state;
     }
 
     public static void LoadOptimizer(string dir, OptimizerHelper optimizer)
@@ -100,7 +122,7 @@ public static class TrainingCheckpoint
         if (!File.Exists(manifestPath)) throw new CheckpointException($"{dir}: incomplete checkpoint (no {ManifestFile})");
         Dictionary<string, string> manifest;
         try { manifest = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(manifestPath)) ?? []; }
-        catch (JsonException e) { throw new CheckpointException($"{manifestPath}: corrupted ({e.Message})"); }
+        catch (JsonException e) { throw new CheckpointException($"{manifestPath}: corrupted ({IO.JsonErrors.Describe(e)})"); }
         foreach (var (file, digest) in manifest)
         {
             string path = Path.Combine(dir, file);

@@ -85,7 +85,7 @@ public sealed class MambaImporterTests : IDisposable
     }
 
     [Theory]
-    [InlineData("d_intermediate", "128", "d_intermediate")]
+    [InlineData("d_intermediate", "-1", "d_intermediate")]
     [InlineData("attn_layer_idx", "[1]", "attn_layer_idx")]
     [InlineData("rms_norm", "false", "rms_norm")]
     [InlineData("ssm_cfg", """{"layer": "Mamba2"}""", "Mamba2")]
@@ -99,6 +99,16 @@ public sealed class MambaImporterTests : IDisposable
     }
 
     /// <summary>An untied model with every option off its default, written in the official layout, loads back exactly.</summary>
+    [Fact]
+    public void DIntermediateWithoutItsTensorsNamesTheOfficialTensor()
+    {
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editConfig: c => c["d_intermediate"] = 64)));
+        Assert.True(e.Message.Contains("missing tensor 'backbone.layers.0.norm2.weight'"), e.Message);
+        e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editConfig: c => c["d_intermediate"] = 64,
+            editTensors: t => { t["backbone.layers.0.norm2.weight"] = ones(48); t["backbone.layers.1.norm2.weight"] = ones(48); })));
+        Assert.True(e.Message.Contains("missing tensor 'backbone.layers.0.mlp.fc1.weight'"), e.Message);
+    }
+
     [Fact]
     public void UntiedHeadBiasesAndOtherShapesRoundTrip()
     {

@@ -121,8 +121,6 @@ public sealed class RetNetImporterTests : IDisposable
     [InlineData("multiway", "true")]
     [InlineData("xpos_rel_pos", "true")]
     [InlineData("decoder_normalize_before", "false")]
-    [InlineData("layernorm_embedding", "true")]
-    [InlineData("no_scale_embedding", "false")]
     [InlineData("no_output_layer", "true")]
     [InlineData("activation_fn", "\"tanh\"")]
     public void UnsupportedSettingIsNamed(string field, string value)
@@ -130,6 +128,31 @@ public sealed class RetNetImporterTests : IDisposable
         EditConfig(c => c[field] = JsonNode.Parse(value));
         var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(dir));
         Assert.Contains($"'{field}'", e.Message);
+    }
+
+    [Fact]
+    public void AScaledEmbeddingWithATiedHeadIsRefusedNamingTheField()
+    {
+        EditConfig(c => { c["no_scale_embedding"] = false; c["share_decoder_input_output_embed"] = true; });
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(dir));
+        Assert.Contains("'no_scale_embedding'", e.Message);
+    }
+
+    [Fact]
+    public void LayernormEmbeddingNeedsItsTensor()
+    {
+        EditConfig(c => c["layernorm_embedding"] = true);
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(dir));
+        Assert.Contains("'layernorm_embedding.weight'", e.Message);
+    }
+
+    [Fact]
+    public void AScaledEmbeddingIsFoldedIntoTheTable()
+    {
+        using var plain = ModelLoader.Load(dir);
+        EditConfig(c => c["no_scale_embedding"] = false);
+        using var scaled = ModelLoader.Load(dir);
+        TensorAssert.Close(plain.embed.weight! * Math.Sqrt(48), scaled.embed.weight!, 0, "embedding × √48");
     }
 
     [Fact]

@@ -277,6 +277,13 @@ public sealed class SafetensorsTests : IDisposable
         { J("{'__metadata__':{'k':1}}"), 0, ["metadata value of 'k' is not a string"] },
         { J("{'__metadata__':['k']}"), 0, ["'__metadata__' is not a JSON object"] },
         { J("{'__metadata__':{'k':'a','k':'b'}}"), 0, ["duplicate metadata key 'k'"] },
+        // issue 15 F1: an escaped lone surrogate is valid JSON but no .NET string
+        { J("{'a\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}"), 4, ["not valid Unicode"] },
+        { J("{'w':{'dtype':'F\\udc00','shape':[1],'data_offsets':[0,4]}}"), 4, ["not valid Unicode"] },
+        { J("{'__metadata__':{'k':'\\ud800'}}"), 0, ["not valid Unicode"] },
+        // issue 15 F2: zero bytes, but libtorch's strides (zeros counted as ones) overflow
+        { J("{'w':{'dtype':'F32','shape':[0,9223372036854775807,9223372036854775807],'data_offsets':[0,0]}}"), 0, ["'w'", "strides", "overflow"] },
+        { J("{'w':{'dtype':'U8','shape':[0,4294967296,4294967296],'data_offsets':[0,0]}}"), 0, ["'w'", "strides", "overflow"] },
     };
 
     [Theory]

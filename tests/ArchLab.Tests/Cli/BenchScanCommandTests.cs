@@ -25,6 +25,36 @@ public class BenchScanCommandTests
         finally { File.Delete(csv); }
     }
 
+    [Fact]
+    public void AnExistingCsvIsNeverOverwrittenUnlessAsked()
+    {
+        string csv = Path.Combine(Path.GetTempPath(), $"bench-scan-{Guid.NewGuid():N}.csv");
+        try
+        {
+            File.WriteAllText(csv, "committed results\n");
+            var (exit, _, stderr) = ArchLabCli.Run("bench", "scan", "--lengths", "8", "--batch-size", "1", "--channels", "4",
+                                                   "--state", "2", "--repetitions", "1", "--threads", "1", "--csv", csv);
+            Assert.NotEqual(0, exit);
+            Assert.Contains("exists", stderr);
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal("committed results\n", File.ReadAllText(csv));
+
+            (exit, _, stderr) = ArchLabCli.Run("bench", "scan", "--op", "wkv", "--lengths", "8", "--batch-size", "1", "--channels", "4",
+                                               "--repetitions", "1", "--threads", "1", "--csv", csv, "--overwrite");
+            Assert.True(exit == 0, stderr);
+            Assert.StartsWith("# command:", File.ReadAllText(csv));
+        }
+        finally { File.Delete(csv); }
+    }
+
+    [Fact]
+    public void TheDefaultCsvIsANewFileOutsideTheCommittedResults()
+    {
+        string path = ArchLab.Cli.Commands.BenchCommand.DefaultScanCsv(new DateTime(2026, 12, 4, 22, 50, 1, DateTimeKind.Utc));
+        Assert.Equal(Path.Combine("runs", "bench-scan", "scan-20261204-225001.csv"), path);
+        Assert.DoesNotContain("experiments", path);
+    }
+
     [Theory]
     [InlineData("--op", "mamba2", "unknown --op 'mamba2'")]
     [InlineData("--repetitions", "0", "must be positive")]

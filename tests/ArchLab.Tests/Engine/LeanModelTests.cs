@@ -24,7 +24,7 @@ public class LeanModelTests
             "hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] },
             "retnet_gelu" => new ModelConfig { Arch = "retnet", VocabSize = vocab, Dim = 32, Layers = 2, Heads = 2, ValueDim = 64, GluActivation = "gelu" },
             "learned_positions" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, PositionEmbedding = true, NoRope = true, ContextLength = 300 },
-            _ => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, EmbeddingNorm = MixerRegistry.Spec(kind).EmbeddingNorm },
+            _ => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 },
         };
         var model = new LanguageModel(config);
         model.eval();

@@ -25,7 +25,7 @@ public class GenerationTests
         torch.manual_seed(5);
         var config = arch == "hybrid"
             ? new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, LayerPattern = ["mamba", "transformer"] }
-            : new ModelConfig { Arch = arch, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, EmbeddingNorm = MixerRegistry.Spec(arch).EmbeddingNorm };
+            : new ModelConfig { Arch = arch, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 };
         var model = new LanguageModel(config);
         using (no_grad()) model.head!.weight.mul_(30);
         return model;

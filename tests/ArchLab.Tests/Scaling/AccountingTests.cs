@@ -26,7 +26,6 @@ public class AccountingTests
         {
             Arch = arch, VocabSize = 50, Dim = 32, Layers = pattern.Length, Heads = 4, ContextLength = 16,
             LayerPattern = pattern.Distinct().Count() > 1 ? pattern : null,
-            EmbeddingNorm = ArchLab.Mixers.MixerRegistry.Spec(arch).EmbeddingNorm,
         });
     }
 

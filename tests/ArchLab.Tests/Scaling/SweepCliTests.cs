@@ -108,6 +108,19 @@ public class SweepCliTests
     }
 
     [Fact]
+    public void SubmitRefusesASpecNameThatWouldRunCommands()
+    {
+        // issue 15 F15: this name used to put `touch pwned` on the second line of the printed script
+        using var corpus = new TinyCorpus(files: 4, sentencesPerFile: 5);
+        string spec = WriteSpec(corpus.NewRunDir(), corpus, name: "x\\ntouch${IFS}pwned\\n#");
+        var (code, stdout, stderr) = ArchLabCli.Run("sweep", "submit", spec, "--slurm", "--dry-run");
+        Assert.NotEqual(0, code);
+        Assert.Contains("'name' must be", stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("touch", stdout);
+    }
+
+    [Fact]
     public void FitWritesFitsAndChartsForAnIsoFlopSweep()
     {
         // runs.jsonl made from a known law (no training): the fit command end to end, quickly

@@ -53,10 +53,34 @@ public class SweepPlanTests
     [InlineData("""{ "name": "t", "architectures": ["mamba"], "sizes": [{"dim": 32, "target_params": 5}], "token_budgets": [1000] }""", "either 'target_params' or 'dim' and 'layers'")]
     [InlineData("""{ "name": "t", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000], "learnin_rate": 1 }""", "learnin_rate")]
     [InlineData("""{ "name": "a b", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name'")]
+    // issue 15 F15: a name goes into a Slurm script and a folder name; nothing a shell or a path would interpret
+    [InlineData("""{ "name": "x\ntouch${IFS}pwned\n#", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": "$(id)", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": "a;b", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": "..", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": "a\u2028b", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": null, "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
+    [InlineData("""{ "name": "", "architectures": ["mamba"], "sizes": [{"dim": 32, "layers": 1}], "token_budgets": [1000] }""", "'name' must be")]
     public void BadSpecsNameTheProblem(string json, string expected)
     {
         var e = Assert.Throws<ConfigException>(() => SweepSpec.FromJson(json));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("scaling-v2.1_final")]
+    [InlineData("A-9")]
+    public void SafeNamesAreAccepted(string name) =>
+        Assert.Equal(name, SweepSpec.FromJson(Json.Replace("\"name\": \"t\"", $"\"name\": \"{name}\"")).Name);
+
+    [Fact]
+    public void SlurmScriptRefusesLineBreaksInItsDirectives()
+    {
+        var spec = SweepSpec.FromJson(Json);
+        var e = Assert.Throws<ArgumentException>(() => SlurmSubmitter.Script(spec, [], "spec.json", "out", ["archlab"], partition: "gpu\ntouch pwned"));
+        Assert.Contains("--partition", e.Message);
+        e = Assert.Throws<ArgumentException>(() => SlurmSubmitter.Script(spec, [], "spec.json", "out\nx", ["archlab"]));
+        Assert.Contains("--out", e.Message);
     }
 
     [Fact]

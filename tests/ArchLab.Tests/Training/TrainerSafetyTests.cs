@@ -32,6 +32,32 @@ public class TrainerSafetyTests
     static string NewRunDir() => Path.Combine(Path.GetTempPath(), "archlab-safety-" + Guid.NewGuid().ToString("N"));
 
     [Fact]
+    public void ResumeRemovesStalePartialCheckpoints()
+    {
+        string run = NewRunDir();
+        var trainer = Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU);
+        trainer.Run();
+        trainer.Model.Dispose();
+        string root = Path.Combine(run, "checkpoints");
+        // What a kill -9 during a checkpoint write leaves: a half-written folder (and one being replaced).
+        string partial = Path.Combine(root, $".step_000008.partial-{Guid.NewGuid():N}");
+        string old = Path.Combine(root, $"step_000004.old-{Guid.NewGuid():N}");
+        foreach (var dir in new[] { partial, old })
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), new byte[1000]);
+        }
+
+        var resumed = Trainer.Resume(run, new RandomData(32, 2, 16), CPU);
+        Assert.False(Directory.Exists(partial));
+        Assert.False(Directory.Exists(old));
+        Assert.EndsWith("step_000004", TrainingCheckpoint.Latest(run));
+        Assert.Equal(4, resumed.State.Step);
+        resumed.Model.Dispose();
+        Directory.Delete(run, recursive: true);
+    }
+
+    [Fact]
     public void NonFiniteLossStopsWithoutOverwritingTheLastCheckpoint()
     {
         string run = NewRunDir();

@@ -19,6 +19,11 @@ public interface IModelImporter
     /// (the loader reports them by their official name).</summary>
     Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config);
 
+    /// <summary><see cref="MapWeights(IReadOnlyDictionary{string, Tensor}, ModelConfig)"/> for layouts whose load-time
+    /// transforms depend on official config fields that have no ArchLab counterpart (RetNet's embedding scale).</summary>
+    Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config, JsonElement officialConfig) =>
+        MapWeights(official, config);
+
     /// <summary>The official name of an ArchLab parameter, for error messages.</summary>
     string OfficialName(string archlabName);
 

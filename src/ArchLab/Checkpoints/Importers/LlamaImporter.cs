@@ -30,6 +30,9 @@ public sealed class LlamaImporter : IModelImporter
         if (fields.Bool("use_scaled_rope") == true)
             throw new ConfigException($"{source}: 'use_scaled_rope' (LLaMA 3.1 rope scaling) is not supported");
         int dim = fields.Int("dim");
+        int multipleOf = fields.OptionalInt("multiple_of") ?? 256;
+        if (multipleOf <= 0) throw new ConfigException($"{source}: 'multiple_of' must be positive, got {multipleOf}");
+        if (dim <= 0 || dim > ModelLimits.Width) throw new ConfigException($"{source}: 'dim' must be in 1..{ModelLimits.Width}, got {dim}");
         return new ModelConfig
         {
             Arch = "transformer",
@@ -38,7 +41,7 @@ public sealed class LlamaImporter : IModelImporter
             Heads = fields.Int("n_heads"),
             KvHeads = fields.OptionalInt("n_kv_heads"),
             VocabSize = fields.Int("vocab_size"),
-            FfnHidden = ModelConfig.LlamaFfnHidden(dim, fields.OptionalInt("multiple_of") ?? 256, fields.OptionalDouble("ffn_dim_multiplier")),
+            FfnHidden = ModelConfig.LlamaFfnHidden(dim, multipleOf, fields.OptionalDouble("ffn_dim_multiplier")),
             NormEps = fields.OptionalDouble("norm_eps") ?? 1e-5,
             RopeTheta = fields.OptionalDouble("rope_theta") ?? 10000.0,
             ContextLength = fields.OptionalInt("max_seq_len") ?? 2048,

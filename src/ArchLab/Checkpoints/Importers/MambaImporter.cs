@@ -10,8 +10,11 @@ namespace ArchLab.Checkpoints.Importers;
 /// and tensors backbone.embedding, backbone.layers.N.norm, backbone.layers.N.mixer.{in_proj, conv1d, x_proj, dt_proj,
 /// out_proj, A_log, D}, backbone.norm_f, lm_head. The mixer's tensors load unchanged into <see cref="Mixers.Mamba"/>;
 /// the model's vocabulary is the padded one (vocab_size rounded up to pad_vocab_size_multiple), as the official model's is.
-/// Not supported yet (rejected with a <see cref="ConfigException"/>): an MLP after each mixer (d_intermediate &gt; 0),
-/// attention layers (attn_layer_idx non-empty), LayerNorm instead of RMSNorm (rms_norm false), Mamba2/Mamba3 layers.
+/// <c>d_intermediate</c> &gt; 0 (a GatedMLP after each mixer, behind norm2) loads as a SwiGLU MLP: GatedMLP's hidden width is
+/// d_intermediate rounded up to 128, its fc1 holds [value; gate] rows (y · silu(gate)), so the first half is w3 and the second
+/// w1, and fc2 is w2.
+/// Not supported (rejected with a <see cref="ConfigException"/>): attention layers (attn_layer_idx non-empty: mamba_ssm's MHA
+/// has biases and its own rotary layout), LayerNorm instead of RMSNorm (rms_norm false), Mamba2/Mamba3 layers.
 /// </summary>
 public sealed class MambaImporter : IModelImporter
 {
@@ -36,6 +39,9 @@ public sealed class MambaImporter : IModelImporter
 
     const string Embedding = "backbone.embedding.weight", Head = "lm_head.weight";
 
+    /// <summary>GatedMLP's multiple_of: create_block leaves it at its default.</summary>
+    const int GatedMlpMultiple = 128;
+
     public string Name => "mamba";
 
     public bool Recognises(JsonElement config, IReadOnlyCollection<string> tensorNames) =>
@@ -45,8 +51,9 @@ public sealed class MambaImporter : IModelImporter
     public ModelConfig ReadConfig(JsonElement json, string source)
     {
         var fields = new OfficialConfig(json, source, KnownFields);
-        if (fields.OptionalInt("d_intermediate") is > 0)
-            throw new ConfigException($"{source}: 'd_intermediate' > 0 (a gated MLP after each mixer) is not supported yet");
+        int mlpWidth = fields.OptionalInt("d_intermediate") ?? 0;
+        if (mlpWidth < 0) throw new ConfigException($"{source}: 'd_intermediate' must be 0 (no MLP) or positive, got {mlpWidth}");
+        if (mlpWidth > ModelLimits.MlpWidth) throw new ConfigException($"{source}: 'd_intermediate' = {mlpWidth} is above the limit {ModelLimits.MlpWidth}");
         if (json.TryGetProperty("attn_layer_idx", out var attn) && attn.ValueKind != JsonValueKind.Null &&
             (attn.ValueKind != JsonValueKind.Array || attn.GetArrayLength() > 0))
             throw new ConfigException($"{source}: 'attn_layer_idx' {attn.GetRawText()}: attention layers in a Mamba model are not supported yet");
@@ -88,6 +95,8 @@ public sealed class MambaImporter : IModelImporter
             DtRank = ssm.String("dt_rank") == "auto" ? (dim + 15) / 16 : ssm.OptionalInt("dt_rank") ?? (dim + 15) / 16,
             ConvBias = ssm.Bool("conv_bias") ?? true,
             ProjBias = ssm.Bool("bias") ?? false,
+            Mlp = mlpWidth > 0 ? "swiglu" : null,
+            FfnHidden = mlpWidth > 0 ? (mlpWidth + GatedMlpMultiple - 1) / GatedMlpMultiple * GatedMlpMultiple : null,
         }.Validate();
     }
 
@@ -113,6 +122,18 @@ public sealed class MambaImporter : IModelImporter
         {
             Take($"backbone.layers.{i}.norm.weight", $"blocks.{i}.mixer_norm.weight");
             foreach (var name in MixerTensors) Take($"backbone.layers.{i}.mixer.{name}", $"blocks.{i}.mixer.{name}");
+            Take($"backbone.layers.{i}.norm2.weight", $"blocks.{i}.mlp_norm.weight");
+            Take($"backbone.layers.{i}.mlp.fc2.weight", $"blocks.{i}.mlp.w2.weight");
+            if (official.TryGetValue($"backbone.layers.{i}.mlp.fc1.weight", out var fc1))
+            {
+                long hidden = config.FfnHidden ?? 0;
+                if (fc1.dim() == 2 && fc1.shape[0] == 2 * hidden)
+                {
+                    map[$"blocks.{i}.mlp.w3.weight"] = fc1.narrow(0, 0, hidden);      // y
+                    map[$"blocks.{i}.mlp.w1.weight"] = fc1.narrow(0, hidden, hidden); // gate, through silu
+                }
+                else map[$"blocks.{i}.mlp.w1.weight"] = fc1; // the loader reports the file's shape
+            }
         }
         return map;
     }
@@ -137,6 +158,7 @@ public sealed class MambaImporter : IModelImporter
         "embed.weight" => Embedding,
         "norm.weight" => "backbone.norm_f.weight",
         "head.weight" => Head,
-        _ => "backbone." + archlabName.Replace("blocks.", "layers.").Replace(".mixer_norm.", ".norm."),
+        _ => "backbone." + archlabName.Replace("blocks.", "layers.").Replace(".mixer_norm.", ".norm.").Replace(".mlp_norm.", ".norm2.")
+                                      .Replace(".mlp.w1.", ".mlp.fc1.").Replace(".mlp.w3.", ".mlp.fc1.").Replace(".mlp.w2.", ".mlp.fc2."),
     };
 }

@@ -25,7 +25,7 @@ public sealed class OfficialConfig
     {
         if (!json.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i))
-            throw new ConfigException($"{source}: config field '{name}' must be an integer, got {v.GetRawText()}");
+            throw new ConfigException($"{source}: config field '{name}' must be an integer, got {IO.JsonErrors.Shown(v)}");
         return i;
     }
 
@@ -33,7 +33,7 @@ public sealed class OfficialConfig
     {
         if (!json.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Number)
-            throw new ConfigException($"{source}: config field '{name}' must be a number, got {v.GetRawText()}");
+            throw new ConfigException($"{source}: config field '{name}' must be a number, got {IO.JsonErrors.Shown(v)}");
         return v.GetDouble();
     }
 
@@ -44,7 +44,7 @@ public sealed class OfficialConfig
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw new ConfigException($"{source}: config field '{name}' must be true or false, got {v.GetRawText()}"),
+            _ => throw new ConfigException($"{source}: config field '{name}' must be true or false, got {IO.JsonErrors.Shown(v)}"),
         };
     }
 

@@ -10,8 +10,11 @@ namespace ArchLab.Checkpoints.Importers;
 /// Tensors: embed_tokens, layers.N.retention.{q,k,v,g,out}_proj, layers.N.retention_layer_norm, layers.N.ffn.{fc1,gate,fc2},
 /// layers.N.final_layer_norm, layer_norm, output_projection (all without biases; every norm is torchscale's RMSNorm), and
 /// the derived buffers retnet_rel_pos.angle / .decay, which are checked against the values the mixer computes.
-/// Settings this port does not implement (post-norm, embedding scale sqrt(dim), DeepNorm, MoE, multiway, xPos, embedding layer norm, no output layer)
-/// are rejected naming the field; dropout and the distributed-training fields only matter in training and are ignored.
+/// <c>layernorm_embedding</c> (an RMSNorm after the embedding) loads as the model's embedding norm (layernorm_embedding.weight);
+/// <c>no_scale_embedding: false</c> (embeddings times √dim) is folded into the embedding table at load, exactly, when the head
+/// is untied (a tied head would be scaled too, so that combination is rejected).
+/// Settings this port does not implement (post-norm, DeepNorm, MoE, multiway, xPos, no output layer) are rejected naming the
+/// field; dropout and the distributed-training fields only matter in training and are ignored.
 /// </summary>
 public sealed class RetNetImporter : IModelImporter
 {
@@ -44,14 +47,14 @@ public sealed class RetNetImporter : IModelImporter
         if (fields.Bool("use_xmoe") == true) Reject("use_xmoe", "= true (mixture of experts)");
         if (fields.Bool("multiway") == true) Reject("multiway", "= true (multiway networks)");
         if (fields.Bool("xpos_rel_pos") == true) Reject("xpos_rel_pos", "= true (xPos relative positions)");
-        if (fields.Bool("layernorm_embedding") == true) Reject("layernorm_embedding", "= true (a norm after the embedding)");
         if (fields.Bool("no_output_layer") == true) Reject("no_output_layer", "= true (a decoder without output projection)");
 
         string activation = fields.String("activation_fn") ?? "gelu"; // RetNetConfig's default
         if (!GluMlp.Activations.Contains(activation))
             throw new ConfigException($"{source}: 'activation_fn' = '{activation}' is not supported (known: {string.Join(", ", GluMlp.Activations)})");
         bool tied = fields.Bool("share_decoder_input_output_embed") ?? false;
-        if (fields.Bool("no_scale_embedding") == false) Reject("no_scale_embedding", "= false (embeddings scaled by sqrt(dim))");
+        if (fields.Bool("no_scale_embedding") == false && tied)
+            Reject("no_scale_embedding", "= false with 'share_decoder_input_output_embed' = true (the √dim embedding scale cannot be folded into a tied table)");
         int vocab = fields.Int("vocab_size");
         int? chunk = fields.OptionalInt("recurrent_chunk_size");
 
@@ -73,7 +76,20 @@ public sealed class RetNetImporter : IModelImporter
             GluActivation = activation,
             RetentionChunkSize = chunk ?? 512,
             RetentionChunkwise = fields.Bool("chunkwise_recurrent") == true ? true : null,
+            EmbeddingNorm = fields.Bool("layernorm_embedding") == true,
         }.Validate();
+    }
+
+    /// <summary>torchscale's forward_embedding computes embed_scale · embed_tokens(ids) with embed_scale = √dim unless
+    /// no_scale_embedding (default true in RetNetConfig); with an untied head the scale folds into the table exactly (the same
+    /// float32 product per element), so the model needs no scale of its own.</summary>
+    public Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config, JsonElement officialConfig)
+    {
+        var map = MapWeights(official, config);
+        bool scaled = officialConfig.TryGetProperty("no_scale_embedding", out var v) && v.ValueKind == JsonValueKind.False;
+        if (scaled && map.TryGetValue("embed.weight", out var table) && table.is_floating_point())
+            map["embed.weight"] = table * Math.Sqrt(config.Dim);
+        return map;
     }
 
     public Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config)
@@ -85,6 +101,7 @@ public sealed class RetNetImporter : IModelImporter
         }
         Take("embed_tokens.weight", "embed.weight");
         Take("layer_norm.weight", "norm.weight");
+        Take("layernorm_embedding.weight", "embed_norm.weight");
         if (!config.TiedEmbeddings) Take("output_projection.weight", "head.weight");
         else if (official.TryGetValue("output_projection.weight", out var head) && official.TryGetValue("embed_tokens.weight", out var embed)
                  && !head.to(embed.dtype).allclose(embed, 0, 0))
@@ -127,6 +144,7 @@ public sealed class RetNetImporter : IModelImporter
         "embed.weight" => "embed_tokens.weight",
         "head.weight" => "output_projection.weight",
         "norm.weight" => "layer_norm.weight",
+        "embed_norm.weight" => "layernorm_embedding.weight",
         _ => archlabName.Replace("blocks.", "layers.").Replace(".mixer_norm.", ".retention_layer_norm.")
                         .Replace(".mlp_norm.", ".final_layer_norm.").Replace(".mixer.", ".retention.").Replace(".mlp.", ".ffn."),
     };

@@ -10,11 +10,13 @@ namespace ArchLab.Engine.Matrices;
 public sealed class Float32Matrix : LeanMatrix
 {
     readonly float[] weights;
+    readonly bool streams; // too big for L2: the kernel prefetches the next row block from DRAM
 
     public Float32Matrix(int rows, int cols, float[] weights, float[]? bias) : base(rows, cols, bias)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {weights.Length}");
         this.weights = weights;
+        streams = 4L * weights.Length > 1 << 20;
     }
 
     public override WeightFormat Format => WeightFormat.Float32;
@@ -31,7 +33,7 @@ public sealed class Float32Matrix : LeanMatrix
             {
                 ref float rows = ref Unsafe.Add(ref w, (nint)r * n);
                 for (int b = 0; b < batch; b++)
-                    Dot8(ref rows, n, ref Unsafe.Add(ref x0, (nint)b * n), y.Slice(b * Rows + r, 8));
+                    Dot8(ref rows, n, ref Unsafe.Add(ref x0, (nint)b * n), y.Slice(b * Rows + r, 8), streams && b == 0);
             }
         for (; r + 4 <= rowEnd; r += 4)
         {
@@ -51,10 +53,11 @@ public sealed class Float32Matrix : LeanMatrix
 
     /// <summary>Dot products of the 8 rows from w (row length n) with x, into y[0..8), with AVX-512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Dot8(ref float w, int n, ref float x, Span<float> y)
+    static unsafe void Dot8(ref float w, int n, ref float x, Span<float> y, bool prefetch)
     {
-        // The next 8 rows (w + 8n) are fetched into cache while these are summed: 512 bytes of them per 16 columns here,
-        // so that a product streaming from DRAM keeps more requests in flight than the hardware prefetcher alone.
+        // With prefetch (a matrix streaming from DRAM), the next 8 rows (w + 8n) are fetched into cache while these are
+        // summed, 512 bytes of them per 16 columns, so that more requests are in flight than the hardware prefetcher makes.
+        // (A stale address after the GC moved the array is harmless: a prefetch never faults.)
         byte* next = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref w, 8 * n));
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         int c = 0;
@@ -62,8 +65,11 @@ public sealed class Float32Matrix : LeanMatrix
         {
             var xv = Vector512.LoadUnsafe(ref x, (nuint)c);
             ref float wc = ref Unsafe.Add(ref w, c);
-            byte* ahead = next + 32 * c;
-            for (int line = 0; line < 512; line += 64) Sse.Prefetch0(ahead + line);
+            if (prefetch)
+            {
+                byte* ahead = next + 32 * c;
+                for (int line = 0; line < 512; line += 64) Sse.Prefetch0(ahead + line);
+            }
             a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc), xv, a0);
             a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)n), xv, a1);
             a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref wc, (nuint)(2 * n)), xv, a2);

@@ -71,6 +71,11 @@ public class EngineCliTests
             Assert.Equal(0, past.ExitCode);
             Assert.Contains("trained on 256-token contexts", past.Stderr);
             AssertCleanError(ArchLabCli.Run([.. common, "--tokenizer", "cl100k"]), "the model's vocabulary has 256");
+            // bench decode times a saved model too
+            var bench = ArchLabCli.Run("bench", "decode", "--model", dir, "--positions", "8", "--rounds", "1", "--steps", "1", "--warmup", "0", "--engine", "lean", "torch");
+            Assert.True(bench.ExitCode == 0, bench.Stderr);
+            Assert.Contains("mamba lean fp32 1t b1", bench.Stdout);
+            Assert.Contains("mamba torch 1t b1", bench.Stdout);
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }

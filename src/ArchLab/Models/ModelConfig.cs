@@ -9,7 +9,7 @@ namespace ArchLab.Models;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Mixer of every layer unless <see cref="LayerPattern"/> says otherwise: transformer (more to come).</summary>
+    /// <summary>Mixer of every layer unless <see cref="LayerPattern"/> says otherwise: one of <see cref="Mixers.MixerRegistry.Names"/> (transformer, rwkv4, retnet, mamba).</summary>
     public string Arch { get; init; } = "transformer";
     public int VocabSize { get; init; } = 256;
     public int Dim { get; init; } = 128;

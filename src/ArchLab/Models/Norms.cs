@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Models;
 
-/// <summary>The normalisation layers blocks can use: "rmsnorm" (LLaMA, Mamba) or "layernorm" (RWKV, RetNet).</summary>
+/// <summary>The normalisation layers blocks can use: "rmsnorm" (LLaMA, Mamba, RetNet) or "layernorm" (RWKV); each mixer's default is in <see cref="Mixers.MixerRegistry"/>.</summary>
 public static class Norms
 {
     public static readonly string[] Names = ["rmsnorm", "layernorm"];

@@ -8,20 +8,13 @@ namespace ArchLab.Tests.Cli;
 /// <summary>generate, bench decode and bench quant on the lean engine through the command line.</summary>
 public class EngineCliTests
 {
-    static void AssertCleanError((int ExitCode, string Stdout, string Stderr) result, string expected)
-    {
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(expected, result.Stderr);
-        Assert.DoesNotContain("   at ", result.Stderr);
-    }
-
     [Theory]
     [InlineData("--engine", "jax", "unknown engine 'jax'")]
     [InlineData("--weights", "int4", "unknown weight format 'int4'")]
     [InlineData("--threads", "0", "--threads must be between 1 and 256")]
     [InlineData("--batch", "0", "--batch must be ≥ 1")]
     public void BenchDecodeRejectsBadEngineSettings(string option, string value, string expected) =>
-        AssertCleanError(ArchLabCli.Run("bench", "decode", option, value), expected);
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("bench", "decode", option, value), expected, exitCode: 2);
 
     [Fact]
     public void BenchDecodeWritesOneRowPerCaseWithTheCpuFeatures()
@@ -66,11 +59,11 @@ public class EngineCliTests
             Assert.True(int8.ExitCode == 0, int8.Stderr);
             Assert.Equal(torchRun.Stdout, lean.Stdout);
             Assert.StartsWith("The ", lean.Stdout);
-            AssertCleanError(ArchLabCli.Run([.. common, "--engine", "tpu"]), "unknown engine 'tpu'");
+            ArchLabCli.AssertCleanError(ArchLabCli.Run([.. common, "--engine", "tpu"]), "unknown engine 'tpu'", exitCode: 2);
             var past = ArchLabCli.Run("generate", "--model", dir, "--prompt", "a", "--temperature", "0", "--max-tokens", "300");
             Assert.Equal(0, past.ExitCode);
             Assert.Contains("trained on 256-token contexts", past.Stderr);
-            AssertCleanError(ArchLabCli.Run([.. common, "--tokenizer", "cl100k"]), "the model's vocabulary has 256");
+            ArchLabCli.AssertCleanError(ArchLabCli.Run([.. common, "--tokenizer", "cl100k"]), "the model's vocabulary has 256", exitCode: 2);
             // bench decode times a saved model too
             var bench = ArchLabCli.Run("bench", "decode", "--model", dir, "--positions", "8", "--rounds", "1", "--steps", "1", "--warmup", "0", "--engine", "lean", "torch");
             Assert.True(bench.ExitCode == 0, bench.Stderr);

@@ -35,14 +35,6 @@ public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture
 
     public void Dispose() => Directory.Delete(scratch, recursive: true);
 
-    static void AssertCleanError((int ExitCode, string Stdout, string Stderr) result, string expected)
-    {
-        Assert.True(result.ExitCode != 0, $"exit 0; stdout: {result.Stdout}");
-        Assert.Contains(expected, result.Stderr);
-        Assert.DoesNotContain("   at ", result.Stderr);
-        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-    }
-
     string Write(string name, string text)
     {
         string path = Path.Combine(scratch, name);
@@ -52,17 +44,17 @@ public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture
 
     [Fact]
     public void AnOptionTheCommandLacksIsNamedAsUnknown() =>
-        AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--threads", "1"), "unknown option '--threads'");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--threads", "1"), "unknown option '--threads'");
 
     [Fact]
     public void NegativeThreadsAreRefused() =>
-        AssertCleanError(ArchLabCli.Run("train", "--threads", "-1", "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), "--threads");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("train", "--threads", "-1", "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), "--threads");
 
     [Fact]
     public void AFolderGivenAsConfigOrInputIsNamed()
     {
-        AssertCleanError(ArchLabCli.Run("train", "--config", scratch, "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), "is a folder");
-        AssertCleanError(ArchLabCli.Run("logits", "--model", ModelPath(), "--input", scratch, "--out", Path.Combine(scratch, "l.safetensors")), "is a folder");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("train", "--config", scratch, "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), "is a folder");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("logits", "--model", ModelPath(), "--input", scratch, "--out", Path.Combine(scratch, "l.safetensors")), "is a folder");
     }
 
     string ModelPath() => ArchLab.Training.TrainingCheckpoint.Latest(fixture.Run)!;
@@ -72,20 +64,20 @@ public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture
     {
         string input = Path.Combine(scratch, "io.safetensors");
         Safetensors.Write(input, new Dictionary<string, Tensor> { ["input_ids"] = zeros([1, 0], ScalarType.Int64) });
-        AssertCleanError(ArchLabCli.Run("logits", "--model", ModelPath(), "--input", input, "--out", Path.Combine(scratch, "l.safetensors")),
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("logits", "--model", ModelPath(), "--input", input, "--out", Path.Combine(scratch, "l.safetensors")),
                          "'input_ids' has shape [1, 0]");
     }
 
     [Fact]
     public void EvalBatchSizeZeroIsOneLine() =>
-        AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--batch-size", "0"), "--batch-size must be at least 1");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--batch-size", "0"), "--batch-size must be at least 1");
 
     [Fact]
     public void InvalidJsonIsNotEchoed()
     {
         string config = Write("bad.json", "secret-first-line of some other file\n{}");
         var result = ArchLabCli.Run("train", "--config", config, "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r"));
-        AssertCleanError(result, "not valid JSON (line 1");
+        ArchLabCli.AssertCleanError(result, "not valid JSON (line 1");
         Assert.DoesNotContain("secret", result.Stderr);
     }
 
@@ -96,18 +88,18 @@ public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture
     [InlineData("""{"vocab_size": 1073741824}""", "'vocab_size' = 1073741824 is above the limit")]
     [InlineData("""{"dim": 65536, "heads": 4}""", "'dim' = 65536 makes the model too large")]
     public void BadModelConfigsAreNamed(string json, string expected) =>
-        AssertCleanError(ArchLabCli.Run("train", "--config", Write("c.json", json), "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), expected);
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("train", "--config", Write("c.json", json), "--data", fixture.Corpus.Dir, "--out", Path.Combine(scratch, "r")), expected);
 
     [Fact]
     public void ATokenizerLargerThanTheModelsVocabularyIsRefused()
     {
-        AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--tokenizer", "cl100k"), "has 100,277 ids but the model's vocabulary has 256");
-        AssertCleanError(ArchLabCli.Run("generate", "--model", fixture.Run, "--tokenizer", "cl100k", "--prompt", "the"), "has 100,277 ids");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--tokenizer", "cl100k"), "has 100,277 ids but the model's vocabulary has 256");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("generate", "--model", fixture.Run, "--tokenizer", "cl100k", "--prompt", "the"), "has 100,277 ids");
 
         string small = Path.Combine(scratch, "vocab32");
         using (var model = new LanguageModel(new ModelConfig { VocabSize = 32, Dim = 16, Layers = 1, Heads = 2 }))
             ModelCheckpoint.Save(small, model);
-        AssertCleanError(ArchLabCli.Run("generate", "--model", small, "--prompt", "the", "--max-tokens", "2"), "the model's vocabulary has 32");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("generate", "--model", small, "--prompt", "the", "--max-tokens", "2"), "the model's vocabulary has 32");
     }
 
     [Fact]
@@ -125,6 +117,6 @@ public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture
         long bytes = new FileInfo(file).Length;
         Assert.True(validation < train && train < all, $"validation {validation}, train {train}, all {all}");
         Assert.InRange(all, bytes - 2 * 16, bytes); // every whole 16-token window of the file
-        AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--data", file, "--split", "test"), "'test' not recognized");
+        ArchLabCli.AssertCleanError(ArchLabCli.Run("eval", "--model", fixture.Run, "--data", file, "--split", "test"), "'test' not recognized");
     }
 }

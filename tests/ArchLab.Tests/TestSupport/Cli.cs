@@ -7,6 +7,17 @@ public static class ArchLabCli
 {
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "ArchLab.Cli.dll");
 
+    /// <summary>A bad input's answer: a non-zero exit (2 for arguments the CLI rejects), one stderr line naming the problem,
+    /// no stack trace.</summary>
+    public static void AssertCleanError((int ExitCode, string Stdout, string Stderr) result, string expected, int? exitCode = null)
+    {
+        if (exitCode is int code) Assert.Equal(code, result.ExitCode);
+        else Assert.True(result.ExitCode != 0, $"exit 0; stdout: {result.Stdout}");
+        Assert.Contains(expected, result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr); // no stack trace
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     public static Process Start(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

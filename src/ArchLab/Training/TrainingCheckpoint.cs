@@ -110,7 +110,10 @@ public static class TrainingCheckpoint
             using var reader = new BinaryReader(File.OpenRead(path));
             optimizer.load_state_dict(reader);
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or InvalidOperationException)
+        // TorchSharp reports a damaged stream in many ways (found by fuzzing: InvalidDataException for a corrupted type name);
+        // an OutOfMemoryException here comes from a corrupted length, not from the machine.
+        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or InvalidOperationException
+                                      or InvalidDataException or FormatException or OverflowException or OutOfMemoryException)
         {
             throw new CheckpointException($"{path}: cannot restore the optimizer state: {e.Message}");
         }

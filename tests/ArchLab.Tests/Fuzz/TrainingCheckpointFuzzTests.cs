@@ -45,9 +45,9 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
         trainer.Run();
         trainer.Model.Dispose();
         string checkpoint = TrainingCheckpoint.Latest(run)!;
-        var files = Directory.GetFiles(checkpoint).ToDictionary(Path.GetFileName, File.ReadAllBytes, StringComparer.Ordinal)!;
+        var files = Directory.GetFiles(checkpoint).ToDictionary(path => Path.GetFileName(path), File.ReadAllBytes, StringComparer.Ordinal);
         Directory.Delete(run, recursive: true);
-        return files!;
+        return files;
     }
 
     static readonly string[] FileNames = [.. Base.Keys.Order(StringComparer.Ordinal)];
@@ -112,6 +112,22 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
         var e = Assert.Throws<CheckpointException>(() => Load(dir));
         Assert.Contains("trainer_state.json", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ACorruptedOptimizerTypeNameIsACheckpointError()
+    {
+        // Found by the fuzz below: TorchSharp's InvalidDataException ("Mismatched optimizer type") escaped LoadOptimizer.
+        foreach (var (name, bytes) in Base) File.WriteAllBytes(Path.Combine(dir, name), bytes);
+        string optimizer = Path.Combine(dir, "optimizer.bin");
+        byte[] data = File.ReadAllBytes(optimizer);
+        int at = data.AsSpan().IndexOf("AdamW"u8);
+        Assert.True(at >= 0, "the optimizer stream names its type");
+        data[at + 4] = (byte)'?';
+        File.WriteAllBytes(optimizer, data);
+        RewriteManifest();
+        var e = Assert.Throws<CheckpointException>(() => Load(dir));
+        Assert.Contains("optimizer.bin", e.Message);
     }
 
     [Fact]

@@ -54,9 +54,11 @@ public class SweepCliTests
     {
         using var corpus = new TinyCorpus();
         string dir = corpus.NewRunDir();
-        // long enough that the second worker (a process start, 2–4 s on a busy machine) still finds the first one training
-        string spec = WriteSpec(dir, corpus, steps: 2000);
-        string id = "transformer-d32-l1-t" + SweepPlanner.Label(2000 * 128);
+        // Long enough that the run is still training while a second worker is started and refused (with 400 steps the
+        // run often finished first on a loaded machine, and the kill found nothing to kill).
+        const int steps = 3000;
+        string spec = WriteSpec(dir, corpus, steps: steps);
+        string id = "transformer-d32-l1-t" + SweepPlanner.Label(steps * 128);
         using (var worker = ArchLabCli.Start("sweep", "run-one", spec, "--run", id))
         {
             var clock = Stopwatch.StartNew();
@@ -76,7 +78,7 @@ public class SweepCliTests
         Assert.Contains("resuming at step", stdout);
         var result = Assert.Single(File.ReadAllLines(Path.Combine(dir, "runs.jsonl")).Select(RunResult.FromJsonLine));
         Assert.Equal(id, result.Id);
-        Assert.Equal(2000, result.LossCurve[^1].Step);
+        Assert.Equal(steps, result.LossCurve[^1].Step);
     }
 
     [Fact]

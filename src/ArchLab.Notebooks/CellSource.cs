@@ -9,7 +9,9 @@ public sealed record PackageRequest(string Name, string? Version, int Line);
 /// <summary>
 /// A code cell's source prepared for Roslyn: <c>#!</c> magic lines and <c>#r "nuget: …"</c> lines become blank lines
 /// (so line numbers in errors still match the cell), the packages are listed, and a leading <c>#!fsharp</c>-style magic
-/// or Polyglot cell metadata naming another language marks the cell as not C#.
+/// or Polyglot cell metadata naming another language marks the cell as not C#. <c>#r "…/Name.dll"</c> of an assembly the
+/// runner already references (the setup cell's <c>#r</c> of ArchLab's build output, which the kernel needs) becomes a
+/// blank line too, so the runner keeps its own copy.
 /// </summary>
 public sealed partial record CellSource(string Code, IReadOnlyList<PackageRequest> Packages, string Language)
 {
@@ -18,7 +20,7 @@ public sealed partial record CellSource(string Code, IReadOnlyList<PackageReques
     public bool IsCSharp => CSharpNames.Contains(Language, StringComparer.OrdinalIgnoreCase);
     public bool IsBlank => string.IsNullOrWhiteSpace(Code);
 
-    public static CellSource Parse(string source, string? metadataLanguage = null)
+    public static CellSource Parse(string source, string? metadataLanguage = null, IReadOnlySet<string>? providedAssemblies = null)
     {
         var code = new StringBuilder();
         var packages = new List<PackageRequest>();
@@ -43,6 +45,11 @@ public sealed partial record CellSource(string Code, IReadOnlyList<PackageReques
                 packages.Add(new PackageRequest(parts[0], parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null, i + 1));
                 line = "";
             }
+            else if (FileReference().Match(trimmed) is { Success: true } r && providedAssemblies is not null &&
+                     providedAssemblies.Contains(Path.GetFileNameWithoutExtension(r.Groups["path"].Value)))
+            {
+                line = "";
+            }
             else if (trimmed.Length > 0) seenCode = true;
             code.Append(line);
             if (i + 1 < lines.Length) code.Append('\n');
@@ -52,6 +59,9 @@ public sealed partial record CellSource(string Code, IReadOnlyList<PackageReques
 
     static readonly string[] KernelMagics =
         ["csharp", "c#", "cs", "fsharp", "f#", "fs", "pwsh", "powershell", "javascript", "js", "html", "markdown", "md", "sql", "kql", "mermaid", "value", "python"];
+
+    [GeneratedRegex("""^#r\s+"(?<path>[^"]+\.dll)"\s*$""", RegexOptions.IgnoreCase)]
+    private static partial Regex FileReference();
 
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<spec>[^"]*)"\s*$""", RegexOptions.IgnoreCase)]
     private static partial Regex NuGetReference();

@@ -1,69 +1,68 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using ArchLab.IO;
 using ArchLab.Reporting;
-using Plotly.NET;
 
 namespace ArchLab.Notebooks;
 
 /// <summary>
-/// How a displayed chart is kept in a notebook without megabytes of inlined JavaScript:
+/// How a displayed chart (<see cref="Figure"/>) becomes a cell output that real clients show, without megabytes of
+/// inlined JavaScript:
 /// <list type="bullet">
-/// <item>the chart's HTML is saved in <c>&lt;notebook&gt;_files/</c> next to the written notebook; it loads plotly.js by a
-/// relative path (the repository's shared <c>experiments/plotly-2.28.0.min.js</c>, else a copy written beside it), so it opens
-/// offline in a browser;</item>
-/// <item>the output holds <c>application/vnd.plotly.v1+json</c> (the figure's data and layout, a few KB, drawn by JupyterLab
-/// and VS Code), a <c>text/html</c> link to the saved file, <c>image/png</c> when headless Chromium is installed, and text.</item>
+/// <item><c>text/html</c>: a div and a script that draws the interactive chart with plotly.js, loaded by a path relative
+/// to the notebook (the repository's shared <c>experiments/plotly-2.28.0.min.js</c>, else a copy written beside the
+/// notebook), so it renders offline; until it draws (or where scripts do not run, as on GitHub) the div shows the PNG;</item>
+/// <item><c>image/png</c> when headless Chromium is installed, <c>application/vnd.plotly.v1+json</c> (JupyterLab, VS Code)
+/// and a text line.</item>
 /// </list>
+/// When <c>filesDir</c> is given (the runner), the chart's HTML page is also saved there as <c>cellNN-chartK.html</c>
+/// and linked; otherwise (the kernel, which does not know the notebook's name) the page goes to a scratch folder, only
+/// to render the PNG.
 /// </summary>
-public sealed class ChartOutput(string filesDir, string notebookDir)
+public sealed class ChartOutput(string notebookDir, string? filesDir, string scratchDir)
 {
     int count;
 
-    public MimeBundle Save(GenericChart chart, int cellIndex)
+    public MimeBundle Save(Figure figure, int cellIndex)
     {
         count++;
-        string name = $"cell{cellIndex:D2}-chart{count}.html";
-        string htmlPath = Path.Combine(filesDir, name);
-        Directory.CreateDirectory(filesDir);
-        string? sharedScript = FindSharedPlotlyScript(filesDir);
-        string? pngPath = null;
-        if (sharedScript is not null)
-        {
-            var options = DisplayOptions.init(null, null, null, null, null, null,
-                PlotlyJSReference.NewCDN(Path.GetRelativePath(filesDir, sharedScript).Replace('\\', '/')));
-            AtomicFile.WriteAllText(htmlPath, GenericChart.toEmbeddedHTML(Chart.withDisplayOptions(options).Invoke(chart)));
-            string png = Path.ChangeExtension(htmlPath, ".png");
-            if (ChartFile.TryRenderPng(htmlPath, png)) pngPath = png;
-        }
-        else
-        {
-            pngPath = ChartFile.Save(chart, htmlPath);
-        }
+        string pageDir = filesDir ?? Path.Combine(scratchDir, "charts");
+        Directory.CreateDirectory(pageDir);
+        string htmlPath = Path.Combine(pageDir, $"cell{cellIndex:D2}-chart{count}.html");
+        string sharedScript = FindOrWriteSharedScript(filesDir ?? notebookDir);
+        AtomicFile.WriteAllText(htmlPath, FigureHtml.Page(figure, Relative(pageDir, sharedScript)));
+        string pngPath = Path.ChangeExtension(htmlPath, ".png");
+        string? png = ChartFile.TryRenderPng(htmlPath, pngPath, FigureHtml.Width + 40, FigureHtml.Height + 40)
+            ? Convert.ToBase64String(File.ReadAllBytes(pngPath)) : null;
 
-        string relative = Path.GetRelativePath(notebookDir, htmlPath).Replace('\\', '/');
-        var bundle = new MimeBundle($"chart: {relative}")
-            .Add("text/html", $"<p>Chart: <a href=\"{relative}\" target=\"_blank\">{relative}</a> (interactive, opens offline)</p>");
-        var figure = JsonNode.Parse(GenericChart.toFigureJson(chart));
-        if (figure is JsonObject f)
+        string title = WebUtility.HtmlEncode(figure.Title);
+        string fallback = png is not null ? $"<img alt=\"{title}\" src=\"data:image/png;base64,{png}\"/>" : $"<p>Chart: {title}</p>";
+        if (filesDir is not null)
         {
-            // Plotly.NET's default template is ~10 KB of styling per chart; the frontend's own default looks the same.
-            var layout = f["layout"]?.DeepClone() as JsonObject ?? new JsonObject();
-            layout.Remove("template");
-            bundle.Add("application/vnd.plotly.v1+json", new JsonObject { ["data"] = f["data"]?.DeepClone(), ["layout"] = layout });
+            string link = Relative(notebookDir, htmlPath);
+            fallback += $"<p>Chart: <a href=\"{link}\" target=\"_blank\">{link}</a> (interactive, opens offline)</p>";
         }
-        if (pngPath is not null)
-            bundle.Add("image/png", Convert.ToBase64String(File.ReadAllBytes(pngPath)));
+        string divId = $"archlab-chart-{Guid.NewGuid():N}"[..26];
+        var bundle = new MimeBundle($"chart: {figure.Title}")
+            .Add("text/html", FigureHtml.Fragment(figure, divId, Relative(notebookDir, sharedScript), fallback))
+            .Add("application/vnd.plotly.v1+json", figure.ToJson());
+        if (png is not null) bundle.Add("image/png", png);
         return bundle;
     }
 
-    /// <summary>The repository's shared plotly.js (<c>experiments/plotly-2.28.0.min.js</c> in a folder at or above), or null.</summary>
-    static string? FindSharedPlotlyScript(string start)
+    static string Relative(string from, string to) => Path.GetRelativePath(from, to).Replace('\\', '/');
+
+    /// <summary>The repository's shared plotly.js (<c>experiments/plotly-2.28.0.min.js</c> in a folder at or above
+    /// <paramref name="start"/>), else a copy written into <paramref name="start"/>.</summary>
+    static string FindOrWriteSharedScript(string start)
     {
         for (var dir = new DirectoryInfo(Path.GetFullPath(start)); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, "experiments", ChartFile.PlotlyScriptName);
             if (File.Exists(candidate)) return candidate;
         }
-        return null;
+        Directory.CreateDirectory(start);
+        ChartFile.WritePlotlyScript(start);
+        return Path.Combine(Path.GetFullPath(start), ChartFile.PlotlyScriptName);
     }
 }

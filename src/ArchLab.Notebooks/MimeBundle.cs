@@ -11,6 +11,7 @@ public sealed class MimeBundle
 
     public string PlainText => entries[0].Value.GetValue<string>();
     public IEnumerable<string> MimeTypes => entries.Select(e => e.Mime);
+    public IReadOnlyList<(string Mime, JsonNode Value)> Entries => entries;
 
     public MimeBundle Add(string mime, string text) => Add(mime, JsonValue.Create(text)!);
 

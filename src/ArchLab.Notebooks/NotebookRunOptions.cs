@@ -3,8 +3,10 @@ namespace ArchLab.Notebooks;
 /// <summary>How <see cref="NotebookRunner"/> runs a notebook.</summary>
 public sealed record NotebookRunOptions
 {
-    /// <summary>Sets the cells' global <c>Quick</c> (tiny settings for CI).</summary>
-    public bool Quick { get; init; }
+    /// <summary>Sets the cells' global <c>Quick</c> (tiny settings for CI); defaults to <c>ARCHLAB_QUICK</c>.</summary>
+    public bool Quick { get; init; } = NotebookRuntime.QuickFromEnvironment();
+    /// <summary>Tripped (by Ctrl+C in <c>archlab notebook run</c>) to stop long library calls at their next step.</summary>
+    public CancellationToken Interrupt { get; init; }
     /// <summary>Longest a single cell may run; null for no limit.</summary>
     public TimeSpan? CellTimeout { get; init; }
     /// <summary>Folder for the executed notebook; null writes the outputs back into the notebook itself.</summary>

@@ -33,9 +33,10 @@ public static class NotebookRunner
         string scratch = Directory.CreateTempSubdirectory("archlab-notebook-").FullName;
 
         foreach (var cell in notebook.Cells) cell.ClearOutputs();
-        var session = new NotebookSession(new ChartOutput(filesDir, outputDir));
-        var globals = new NotebookGlobals(session, options.Quick, notebookDir, outputDir, scratch);
+        var session = new NotebookSession(new DisplayFormatter(new ChartOutput(outputDir, filesDir, scratch)),
+            options.Quick, notebookDir, outputDir, scratch, options.Interrupt);
         var scriptOptions = ScriptEnvironment.Create(notebookDir);
+        var provided = ScriptEnvironment.ReferencedAssemblyNames(scriptOptions);
         var packages = new PackageResolver();
         var timings = new List<CellTiming>();
         CellFailure? failure = null;
@@ -43,15 +44,16 @@ public static class NotebookRunner
 
         var (stdout, stderr) = (Console.Out, Console.Error);
         string workingDir = Environment.CurrentDirectory;
+        NotebookGlobals.UseScoped(session); // before the cells' thread starts: it inherits the host
         using var cells = new CellThread();
         try
         {
             Environment.CurrentDirectory = notebookDir;
-            ScriptState<object>? state = cells.Run(() => CSharpScript.RunAsync(ScriptEnvironment.Prelude, scriptOptions, globals, typeof(NotebookGlobals)).GetAwaiter().GetResult(), null);
+            ScriptState<object>? state = cells.Run(() => CSharpScript.RunAsync(ScriptEnvironment.Prelude, scriptOptions).GetAwaiter().GetResult(), null);
             int executionCount = 0;
             foreach (var cell in notebook.Cells.Where(c => c.IsCode))
             {
-                var source = CellSource.Parse(cell.Source, cell.MetadataLanguage);
+                var source = CellSource.Parse(cell.Source, cell.MetadataLanguage, provided);
                 if (!source.IsCSharp)
                 {
                     options.Log?.WriteLine($"  cell {cell.Index}: skipped ({source.Language} is not C#)");
@@ -109,6 +111,7 @@ public static class NotebookRunner
             Console.SetOut(stdout);
             Console.SetError(stderr);
             Environment.CurrentDirectory = workingDir;
+            NotebookGlobals.UseScoped(null);
             if (!timedOut) TryDelete(scratch); // an abandoned cell may still be using it
         }
         notebook.Save(outputPath);

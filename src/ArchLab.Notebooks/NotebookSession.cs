@@ -1,17 +1,18 @@
-using System.Collections;
-using ArchLab.Notebooks.Display;
-using Plotly.NET;
-using TorchSharp;
-
 namespace ArchLab.Notebooks;
 
-/// <summary>The per-run state behind <see cref="NotebookGlobals"/>: which cell is running and where its outputs go.</summary>
-internal sealed class NotebookSession(ChartOutput charts)
+/// <summary>The runner's host: which cell is running and where its outputs go.</summary>
+internal sealed class NotebookSession(DisplayFormatter formatter, bool quick, string notebookDir, string outputDir, string scratchDir,
+    CancellationToken interrupt) : INotebookHost
 {
     CellOutputCollector? current;
-    int currentCell;
 
-    public void BeginCell(int cellIndex, CellOutputCollector collector) { currentCell = cellIndex; current = collector; }
+    public bool Quick => quick;
+    public string NotebookDir => notebookDir;
+    public string OutputDir => outputDir;
+    public string ScratchDir => scratchDir;
+    public CancellationToken Interrupt => interrupt;
+
+    public void BeginCell(int cellIndex, CellOutputCollector collector) { formatter.CurrentCell = cellIndex; current = collector; }
 
     public void EndCell() => current = null;
 
@@ -21,17 +22,5 @@ internal sealed class NotebookSession(ChartOutput charts)
         collector.Add(CellOutputs.DisplayData(Format(value)));
     }
 
-    public MimeBundle Format(object? value) => value switch
-    {
-        null => new MimeBundle("null"),
-        string s => new MimeBundle(s),
-        Markdown m => new MimeBundle(m.Text).Add("text/markdown", m.Text),
-        Html h => new MimeBundle(h.Text).Add("text/html", h.Text),
-        MimeBundle b => b,
-        GenericChart chart => charts.Save(chart, currentCell),
-        torch.Tensor t => new MimeBundle(t.ToString(TensorStringStyle.Julia)),
-        IDictionary d => TableFormatter.Format(d.Cast<DictionaryEntry>()),
-        IEnumerable e when TableFormatter.IsTable(e) => TableFormatter.Format(e),
-        _ => new MimeBundle(value.ToString() ?? ""),
-    };
+    public MimeBundle Format(object? value) => formatter.Format(value);
 }

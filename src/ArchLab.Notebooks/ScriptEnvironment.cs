@@ -15,7 +15,7 @@ public static class ScriptEnvironment
         "TorchSharp", "TorchSharp.torch",
         "ArchLab.Models", "ArchLab.Mixers", "ArchLab.Training", "ArchLab.Data", "ArchLab.Inference", "ArchLab.Reporting",
         "ArchLab.Runtime", "ArchLab.Checkpoints", "ArchLab.Studies", "ArchLab.Notebooks.Display",
-        "Plotly.NET.CSharp",
+        "Plotly.NET.CSharp", "ArchLab.Notebooks.NotebookGlobals",
     ];
 
     /// <summary>Declared by the runner before the first cell (aliases cannot be given as imports).</summary>
@@ -47,6 +47,11 @@ public static class ScriptEnvironment
             .WithAllowUnsafe(true)
             .WithLanguageVersion(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Preview);
     }
+
+    /// <summary>The simple names of the assemblies every notebook already references (ArchLab, TorchSharp, …).</summary>
+    public static IReadOnlySet<string> ReferencedAssemblyNames(ScriptOptions options) =>
+        options.MetadataReferences.OfType<PortableExecutableReference>().Select(r => Path.GetFileNameWithoutExtension(r.FilePath))
+            .OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The .NET facade assemblies (System.Runtime, netstandard, …) that compiled code binds to.</summary>
     static IEnumerable<MetadataReference> FrameworkReferences()

@@ -7,7 +7,7 @@ namespace ArchLab.Notebooks;
 
 /// <summary>
 /// Shows a sequence of records (or any objects) as a table: one column per public property, one row per item,
-/// as markdown (rendered by Jupyter and GitHub) and as aligned plain text.
+/// as HTML (what Jupyter, VS Code and nbconvert show), markdown (GitHub) and aligned plain text.
 /// </summary>
 public static class TableFormatter
 {
@@ -24,6 +24,7 @@ public static class TableFormatter
         var (columns, rows) = Cells(list);
         string note = truncated ? $"(first {MaxRows} rows)" : $"({rows.Count} rows)";
         return new MimeBundle(Plain(columns, rows) + note)
+            .Add("text/html", Html(columns, rows) + (truncated ? $"<p><i>first {MaxRows} rows</i></p>\n" : ""))
             .Add("text/markdown", Markdown(columns, rows) + (truncated ? $"\n*first {MaxRows} rows*\n" : ""));
     }
 
@@ -73,6 +74,16 @@ public static class TableFormatter
         text.Append('|').Append(string.Join("|", columns.Select(_ => "---"))).AppendLine("|");
         foreach (var row in rows) text.Append("| ").Append(string.Join(" | ", row.Select(Escape))).AppendLine(" |");
         return text.ToString();
+    }
+
+    static string Html(string[] columns, List<string[]> rows)
+    {
+        static string Cell(string tag, string s) => $"<{tag}>{System.Net.WebUtility.HtmlEncode(s)}</{tag}>";
+        var text = new StringBuilder("<table>\n<thead><tr>");
+        foreach (string c in columns) text.Append(Cell("th", c));
+        text.Append("</tr></thead>\n<tbody>\n");
+        foreach (var row in rows) text.Append("<tr>").Append(string.Concat(row.Select(c => Cell("td", c)))).Append("</tr>\n");
+        return text.Append("</tbody>\n</table>\n").ToString();
     }
 
     static string Plain(string[] columns, List<string[]> rows)

@@ -10,7 +10,7 @@ public static class NotebookCommand
     public static Command Create()
     {
         var paths = new Argument<string[]>("paths") { Description = ".ipynb files or folders holding them", Arity = ArgumentArity.OneOrMore };
-        var quick = new Option<bool>("--quick") { Description = "sets the global Quick = true: tiny settings (CI)" };
+        var quick = new Option<bool>("--quick") { Description = "sets ARCHLAB_QUICK=1, so the global Quick is true: tiny settings (CI)" };
         var output = new Option<string?>("--out") { Description = "folder for the executed notebooks (default: write outputs back into each notebook)" };
         var cellTimeout = new Option<double>("--cell-timeout") { Description = "seconds a single cell may run (0: no limit)", DefaultValueFactory = _ => 0 };
         var echo = new Option<bool>("--echo") { Description = "also print the cells' console output as they run" };
@@ -25,9 +25,22 @@ public static class NotebookCommand
             if (timeout < 0 || double.IsNaN(timeout)) throw new ArgumentException($"--cell-timeout must be ≥ 0 seconds, got {timeout}");
             TorchRuntime.SetThreads(p.GetValue(threads));
             var notebooks = Expand(p.GetValue(paths)!);
+            // The one place both hosts read Quick from: the kernel sees it when started from this environment too.
+            if (p.GetValue(quick)) Environment.SetEnvironmentVariable(NotebookRuntime.QuickVariable, "1");
+            // Ctrl+C trips the cells' Interrupt token (trainers stop at their next step); a second Ctrl+C ends the process.
+            using var interrupt = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (interrupt.IsCancellationRequested) return;
+                e.Cancel = true;
+                interrupt.Cancel();
+                Console.Error.WriteLine("archlab: interrupting the running cell (Ctrl+C again ends the process)");
+            };
+            Console.CancelKeyPress += onCancel;
             var options = new NotebookRunOptions
             {
-                Quick = p.GetValue(quick),
+                Quick = NotebookRuntime.QuickFromEnvironment(),
+                Interrupt = interrupt.Token,
                 OutDir = p.GetValue(output),
                 CellTimeout = timeout > 0 ? TimeSpan.FromSeconds(timeout) : null,
                 Log = Console.Out,
@@ -45,9 +58,10 @@ public static class NotebookCommand
                 }
                 Console.WriteLine($"  {(result.Succeeded ? "ok" : "FAILED")}: {result.Cells.Count} cells in {result.Elapsed.TotalSeconds:F1} s → {result.OutputPath}");
             }
+            Console.CancelKeyPress -= onCancel;
             return failed == 0 ? 0 : CliErrors.Failed;
         });
-        return new Command("notebook", "C# notebooks (.ipynb) executed by ArchLab itself") { run };
+        return new Command("notebook", "C# notebooks (.ipynb): run by ArchLab itself, or set up for Jupyter and VS Code") { run, NotebookSetupCommand.Create() };
     }
 
     /// <summary>Files as given; folders expand to their .ipynb files in name order.</summary>

@@ -73,8 +73,10 @@ public static class RecallStudy
             RecallModels.Create(arch, width, o.Layers, o.VocabSize, o.SeqLens.Max(), o.HeadDim, o.HybridMixer, o.TiedEmbeddings, o.Mlp, o.PositionEmbedding, o.NoRope);
     }
 
-    /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).</summary>
-    public static List<RecallRow> Run(RecallStudyOptions o, Action<RecallRow>? finished = null, Action<string>? log = null)
+    /// <summary>Trains the grid in order (data outermost: every model of a (length, pairs) cell sees the same examples).
+    /// <paramref name="cancel"/> stops it at the next training step (<see cref="OperationCanceledException"/>).</summary>
+    public static List<RecallRow> Run(RecallStudyOptions o, Action<RecallRow>? finished = null, Action<string>? log = null,
+        CancellationToken cancel = default)
     {
         Validate(o);
         var rows = new List<RecallRow>();
@@ -102,11 +104,11 @@ public static class RecallStudy
                         log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");
                         if (curriculum is not null)
                         {
-                            var warm = RecallTrainer.Train(model, curriculum, o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log);
+                            var warm = RecallTrainer.Train(model, curriculum, o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log, cancel);
                             log?.Invoke($"   curriculum ({o.CurriculumSeqLen} tokens, {o.CurriculumKvPairs} pairs, {warm.StepsRun} steps): " +
                                         $"validation accuracy there {warm.Accuracy:P2}, {warm.Seconds:F0}s");
                         }
-                        var result = RecallTrainer.Train(model, data, o.Train, log);
+                        var result = RecallTrainer.Train(model, data, o.Train, log, cancel);
                         var row = new RecallRow(task.Name, arch, width, o.Layers, seqLen, kv, o.VocabSize, parameters, stateBytes,
                             data.Train.Count, data.Validation.Count, data.DroppedFromValidation, result);
                         log?.Invoke($"   {arch} width {width}: validation accuracy {result.Accuracy:P2} ({result.Correct}/{result.Scored}), " +

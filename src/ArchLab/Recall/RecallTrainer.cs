@@ -15,7 +15,9 @@ namespace ArchLab.Recall;
 /// </summary>
 public static class RecallTrainer
 {
-    public static RecallResult Train(LanguageModel model, RecallDataset data, RecallTrainConfig config, Action<string>? log = null)
+    /// <summary>Trains and evaluates; <paramref name="cancel"/> stops it before the next step (<see cref="OperationCanceledException"/>).</summary>
+    public static RecallResult Train(LanguageModel model, RecallDataset data, RecallTrainConfig config, Action<string>? log = null,
+        CancellationToken cancel = default)
     {
         config.Validate();
         var clock = Stopwatch.StartNew();
@@ -26,6 +28,7 @@ public static class RecallTrainer
         model.train();
         for (int step = 0; step < config.Steps; step++)
         {
+            cancel.ThrowIfCancellationRequested();
             double lr = LearningRateSchedule.At(step, config.Steps, config.LearningRate, config.WarmupSteps, config.MinLrRatio);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
             long correct, scored;

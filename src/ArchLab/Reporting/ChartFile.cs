@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using Plotly.NET;
+using System.Reflection;
 using ArchLab.IO;
 
 namespace ArchLab.Reporting;
 
 /// <summary>
-/// Writes Plotly.NET charts as HTML that renders offline, and as PNG where a headless Chromium is installed.
+/// Writes charts (<see cref="Figure"/>) as HTML that renders offline, and as PNG where a headless Chromium is installed.
 /// By default a chart references <c>plotly-2.28.0.min.js</c> by a relative path: the nearest copy in its folder or any
 /// folder above it (<c>experiments/</c> holds one shared copy), else a copy (3.6 MB, from Plotly.NET's embedded resource)
 /// written into its own folder. So many charts cost one copy of plotly.js, and every chart still renders offline.
@@ -17,24 +17,21 @@ public static class ChartFile
     public const string PlotlyScriptName = "plotly-2.28.0.min.js";
 
     /// <summary>Saves <paramref name="chart"/> to <paramref name="htmlPath"/>; returns the PNG path if one was rendered.</summary>
-    public static string? Save(GenericChart chart, string htmlPath, bool inlinePlotly = false, bool png = true)
+    public static string? Save(Figure chart, string htmlPath, bool inlinePlotly = false, bool png = true)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(htmlPath))!;
         Directory.CreateDirectory(folder);
-        PlotlyJSReference reference = inlinePlotly
-            ? PlotlyJSReference.Full
-            : PlotlyJSReference.NewCDN(FindOrWritePlotlyScript(folder));
-        var options = DisplayOptions.init(null, null, null, null, null, null, reference);
-        GenericChart withOptions = Chart.withDisplayOptions(options).Invoke(chart);
-        string html = GenericChart.toEmbeddedHTML(withOptions);
+        string html = inlinePlotly
+            ? FigureHtml.Page(chart, null, ReadPlotlyScript())
+            : FigureHtml.Page(chart, FindOrWritePlotlyScript(folder));
         AtomicFile.WriteAllText(htmlPath, html);
         if (!png) return null;
         string pngPath = Path.ChangeExtension(htmlPath, ".png");
-        return TryRenderPng(htmlPath, pngPath) ? pngPath : null;
+        return TryRenderPng(htmlPath, pngPath, FigureHtml.Width + 40, FigureHtml.Height + 40) ? pngPath : null;
     }
 
     /// <summary>The relative path from <paramref name="folder"/> to the nearest plotly.js at or above it, written if none.</summary>
-    static string FindOrWritePlotlyScript(string folder)
+    public static string FindOrWritePlotlyScript(string folder)
     {
         for (DirectoryInfo? dir = new(folder); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, PlotlyScriptName)))
@@ -47,11 +44,17 @@ public static class ChartFile
     public static void WritePlotlyScript(string folder)
     {
         string path = Path.Combine(folder, PlotlyScriptName);
-        if (File.Exists(path)) return;
-        using Stream? source = typeof(GenericChart).Assembly.GetManifestResourceStream(PlotlyResource)
+        if (!File.Exists(path)) AtomicFile.WriteAllText(path, ReadPlotlyScript());
+    }
+
+    /// <summary>plotly.js as Plotly.NET embeds it. Only the assembly's resources are read: no F# code runs, so this works
+    /// where FSharp.Core 10.1 cannot load (the .NET Interactive kernel).</summary>
+    static string ReadPlotlyScript()
+    {
+        using Stream? source = Assembly.Load("Plotly.NET").GetManifestResourceStream(PlotlyResource)
             ?? throw new InvalidOperationException($"Plotly.NET no longer embeds {PlotlyResource}.");
         using var reader = new StreamReader(source);
-        AtomicFile.WriteAllText(path, reader.ReadToEnd());
+        return reader.ReadToEnd();
     }
 
     /// <summary>The headless browser used for PNG output, or null when none is installed.</summary>

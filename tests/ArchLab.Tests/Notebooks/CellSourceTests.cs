@@ -22,6 +22,14 @@ public class CellSourceTests
     }
 
     [Fact]
+    public void ReferencesToAssembliesTheRunnerProvidesBecomeBlankLines()
+    {
+        var provided = new HashSet<string>(["ArchLab", "TorchSharp"], StringComparer.OrdinalIgnoreCase);
+        var cell = CellSource.Parse("#r \"../src/ArchLab.Cli/bin/Release/net10.0/ArchLab.dll\"\n#r \"lib/My.dll\"\n#r \"x/torchsharp.dll\"\nvar x = 1;", null, provided);
+        Assert.Equal("\n#r \"lib/My.dll\"\n\nvar x = 1;", cell.Code);
+    }
+
+    [Fact]
     public void PathReferencesAreLeftToRoslyn()
     {
         var cell = CellSource.Parse("#r \"lib/My.dll\"\nMy.Thing.Do();");

@@ -28,7 +28,8 @@ public class CommittedNotebookTests
     public void IsACSharpNotebookWithOutputsAndNoErrors(string name)
     {
         string path = Path.Combine(NotebooksDir, name);
-        Assert.True(new FileInfo(path).Length < 300_000, $"{name} is {new FileInfo(path).Length:N0} bytes");
+        // a chart's PNG is in its text/html (what JupyterLab, VS Code and GitHub show without plotly.js) and in image/png
+        Assert.True(new FileInfo(path).Length < 600_000, $"{name} is {new FileInfo(path).Length:N0} bytes");
         var notebook = Notebook.Load(path);
         Assert.Equal(NotebookRunner.CSharpKernel, notebook.KernelName);
         Assert.Contains(notebook.Cells, c => c.CellType == "markdown");

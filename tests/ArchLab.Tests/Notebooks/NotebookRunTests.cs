@@ -35,6 +35,48 @@ public class NotebookRunTests
     }
 
     [Fact]
+    public void TheSetupCellRunsAndTablesAreHtmlToo()
+    {
+        string root = ArchLab.Data.CacheDirectory.FindRepoRoot(AppContext.BaseDirectory)!;
+        string setup = string.Concat(TestNotebook.Read(Path.Combine(root, "notebooks", "05-scaling.ipynb"))["cells"]!.AsArray()
+            .First(c => c!["cell_type"]!.GetValue<string>() == "code")!["source"]!.AsArray().Select(l => l!.GetValue<string>()));
+        Assert.Contains("NotebookRuntime.Prepare()", setup);
+        // the notebook lives elsewhere: the setup cell's #r paths do not exist there, and the runner keeps its own copies
+        using var nb = new TestNotebook(setup, "display(new[] { new { Arch = \"mamba\", Loss = 2.5 } });\nConsole.WriteLine(Interrupt.IsCancellationRequested);");
+        var (code, stdout, stderr) = ArchLabCli.Run("notebook", "run", nb.Path);
+        Assert.True(code == 0, stdout + stderr);
+        var written = TestNotebook.Read(nb.Path);
+        Assert.Contains("ArchLab ready in the archlab notebook run: Quick = False", TestNotebook.Text(written, 0, "stream"));
+        Assert.Contains("<td>mamba</td><td>2.5</td>", TestNotebook.Text(written, 1, "text/html"));
+        Assert.Contains("False", TestNotebook.Text(written, 1, "stream"));
+    }
+
+    [Fact]
+    public void CtrlCTripsTheCellsInterruptTokenAndTheRunGoesOn()
+    {
+        using var nb = new TestNotebook(
+            "File.WriteAllText(\"started\", \"\");\nwhile (!Interrupt.IsCancellationRequested) Thread.Sleep(20);\nConsole.WriteLine(\"interrupted\");",
+            "Console.WriteLine(\"next cell\");");
+        // `env --default-signal=INT`: a process started from a background job inherits SIGINT as ignored (POSIX keeps
+        // SIG_IGN across exec, and .NET honours it), and then no Ctrl+C could reach the runner.
+        var info = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { "--default-signal=INT", "dotnet", ArchLabCli.DllPath, "notebook", "run", nb.Path }) info.ArgumentList.Add(a);
+        info.Environment["DOTNET_GCgen0size"] = "0x20000000";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string started = Path.Combine(nb.Dir, "started");
+        for (int i = 0; i < 1200 && !File.Exists(started) && !process.HasExited; i++) Thread.Sleep(100);
+        if (!File.Exists(started)) { if (!process.HasExited) process.Kill(true); Assert.Fail("the cell never started: " + stderr.Result); }
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2))) { process.Kill(true); Assert.Fail("Ctrl+C did not stop the waiting cell"); }
+        Assert.True(process.ExitCode == 0, stdout.Result + stderr.Result);
+        var written = TestNotebook.Read(nb.Path);
+        Assert.Equal("archlab: interrupting the running cell (Ctrl+C again ends the process)\ninterrupted\n", TestNotebook.Text(written, 0, "stream"));
+        Assert.Equal("next cell\n", TestNotebook.Text(written, 1, "stream"));
+    }
+
+    [Fact]
     public void FailingCellExitsNonZeroNamingTheCell()
     {
         using var nb = new TestNotebook(

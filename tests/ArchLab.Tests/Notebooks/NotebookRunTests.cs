@@ -52,7 +52,7 @@ public class NotebookRunTests
     }
 
     [Fact]
-    public void CtrlCTripsTheCellsInterruptTokenAndTheRunGoesOn()
+    public async Task CtrlCTripsTheCellsInterruptTokenAndTheRunGoesOn()
     {
         using var nb = new TestNotebook(
             "File.WriteAllText(\"started\", \"\");\nwhile (!Interrupt.IsCancellationRequested) Thread.Sleep(20);\nConsole.WriteLine(\"interrupted\");",
@@ -67,10 +67,10 @@ public class NotebookRunTests
         var stderr = process.StandardError.ReadToEndAsync();
         string started = Path.Combine(nb.Dir, "started");
         for (int i = 0; i < 1200 && !File.Exists(started) && !process.HasExited; i++) Thread.Sleep(100);
-        if (!File.Exists(started)) { if (!process.HasExited) process.Kill(true); Assert.Fail("the cell never started: " + stderr.Result); }
+        if (!File.Exists(started)) { if (!process.HasExited) process.Kill(true); Assert.Fail("the cell never started: " + await stderr); }
         using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
         if (!process.WaitForExit(TimeSpan.FromMinutes(2))) { process.Kill(true); Assert.Fail("Ctrl+C did not stop the waiting cell"); }
-        Assert.True(process.ExitCode == 0, stdout.Result + stderr.Result);
+        Assert.True(process.ExitCode == 0, await stdout + await stderr);
         var written = TestNotebook.Read(nb.Path);
         Assert.Equal("archlab: interrupting the running cell (Ctrl+C again ends the process)\ninterrupted\n", TestNotebook.Text(written, 0, "stream"));
         Assert.Equal("next cell\n", TestNotebook.Text(written, 1, "stream"));

@@ -23,13 +23,17 @@ public static class BenchDecodeCommand
         var weights = List("--weights", "lean engine weight formats: fp32, bf16, int8 (torch is always fp32)", new[] { "fp32" });
         var threads = List("--threads", "thread counts (lean: its workers; torch: libtorch threads)", new[] { 1 });
         var batches = List("--batch", "sequences decoded together in one step", new[] { 1 });
-        var archs = List("--arch", "architectures (random weights at the shape below); --archs is the same", new[] { "transformer", "rwkv4", "retnet", "mamba" });
+        var archs = List("--arch", "architectures (random weights at the shape below); --archs is the same", MixerRegistry.Names.ToArray());
         archs.Aliases.Add("--archs");
         var positions = List("--positions", "context positions at which a step is timed", new[] { 256, 1024, 4096, 16384, 65536 });
         var model = new Option<string?>("--model") { Description = "time a trained or imported model (run folder, checkpoint or official layout) instead of random shapes" };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128 };
         var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
-        var mambaLayers = new Option<int>("--mamba-layers") { Description = "Mamba blocks have no MLP: twice the layers matches the others' parameters (0: --layers)", DefaultValueFactory = _ => 8 };
+        var mambaLayers = new Option<int>("--mamba-layers")
+        {
+            Description = "layers for architectures whose blocks have no MLP (Mamba): twice the layers matches the others' parameters (0: --layers)",
+            DefaultValueFactory = _ => 8,
+        };
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 4 };
         var kvHeads = new Option<int?>("--kv-heads") { Description = "grouped-query attention (default: --heads)" };
         var vocab = new Option<int>("--vocab") { DefaultValueFactory = _ => 256 };
@@ -75,7 +79,8 @@ public static class BenchDecodeCommand
                 {
                     string name = MixerRegistry.Canonical(arch);
                     if (!MixerRegistry.IsKnown(name)) throw new ArgumentException($"--arch: unknown architecture '{arch}' (known: {string.Join(", ", MixerRegistry.Names)})");
-                    int layerCount = name == "mamba" && p.GetValue(mambaLayers) > 0 ? p.GetValue(mambaLayers) : p.GetValue(layers);
+                    bool noMlp = MixerRegistry.Spec(name).DefaultMlp == "none";
+                    int layerCount = noMlp && p.GetValue(mambaLayers) > 0 ? p.GetValue(mambaLayers) : p.GetValue(layers);
                     var config = new ModelConfig
                     {
                         Arch = name, Dim = p.GetValue(dim), Layers = layerCount, Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads),

@@ -10,7 +10,7 @@ namespace ArchLab.Engine;
 /// written once with the widest vector the CPU accelerates (Vector512, else Vector256, else scalar), chosen at run time.
 /// Longer element-wise work goes through <see cref="TensorPrimitives"/>.
 /// </summary>
-public static class Simd
+static class Simd
 {
     public static readonly bool Wide = Vector512.IsHardwareAccelerated;
     public static readonly bool Narrow = Vector256.IsHardwareAccelerated;
@@ -224,7 +224,4 @@ public static class Simd
             Unsafe.Add(ref v, i) = x > 20 ? x : (float)Math.Log(1 + Math.Exp(x));
         }
     }
-
-    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
-        Dot(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), Math.Min(a.Length, b.Length));
 }

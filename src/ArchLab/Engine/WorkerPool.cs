@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace ArchLab.Engine;
 
@@ -57,7 +58,7 @@ public sealed class WorkerPool : IDisposable
         var spinner = new SpinWait();
         while (Volatile.Read(ref pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
         job = null;
-        if (own is not null) throw own;
+        if (own is not null) ExceptionDispatchInfo.Capture(own).Throw(); // the caller's own part failed: keep its stack trace
         if (Interlocked.Exchange(ref failure, null) is { } e2) throw new InvalidOperationException("an engine worker failed", e2);
     }
 

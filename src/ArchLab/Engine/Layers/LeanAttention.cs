@@ -163,8 +163,9 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
             }
     }
 
-    /// <summary>Writes random keys and values for the first <paramref name="length"/> positions (benchmarks: a step's
-    /// cost does not depend on what the cache holds, and a real prefill of 64k tokens costs O(n²)).</summary>
+    /// <summary>Writes random keys and values into the whole cache, so the first <paramref name="length"/> positions hold
+    /// arbitrary tokens (benchmarks: a step's cost does not depend on what the cache holds, and a real prefill of 64k tokens
+    /// costs O(n²)).</summary>
     public bool TryFillArbitrary(LeanLayerState state, int length, Random random)
     {
         var s = (State)state;

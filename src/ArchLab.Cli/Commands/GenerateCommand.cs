@@ -30,9 +30,10 @@ public static class GenerateCommand
         var engine = new Option<string>("--engine") { Description = "lean (the SIMD decode engine) or torch (TorchSharp's step path)", DefaultValueFactory = _ => "lean" };
         var weights = new Option<string>("--weights") { Description = "lean engine weights: fp32, bf16 or int8", DefaultValueFactory = _ => "fp32" };
         var threads = new Option<int>("--threads") { Description = "lean engine threads", DefaultValueFactory = _ => 1 };
+        var quiet = new Option<bool>("--quiet") { Description = "do not print the prefill and decode timings (standard error)" };
         var command = new Command("generate", "generate text from a prompt")
         {
-            model, prompt, promptsFile, stop, maxTokens, temperature, topK, topP, seed, tokenizer, device, engine, weights, threads,
+            model, prompt, promptsFile, stop, maxTokens, temperature, topK, topP, seed, tokenizer, device, engine, weights, threads, quiet,
         };
         command.SetAction(p =>
         {
@@ -68,17 +69,20 @@ public static class GenerateCommand
                 Console.Error.WriteLine($"note: prompt + --max-tokens reach {longest} tokens; the model was trained on {context}-token contexts, " +
                                         "so tokens past that are decoded with positions or states it never saw in training (quality may drop)");
             }
+            var timings = new GenerationTimings();
             if (prompts.Count == 1)
             {
                 Console.Write(prompts[0]);
-                TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, (_, text) => Console.Write(text), engineOptions);
+                TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, (_, text) => Console.Write(text), engineOptions, timings);
                 Console.WriteLine();
             }
             else
             {
-                var completions = TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, engine: engineOptions);
+                var completions = TextGeneration.Generate(lm, tok, prompts, maxNew, sampling, stops, engine: engineOptions, timings: timings);
                 for (int i = 0; i < prompts.Count; i++) Console.WriteLine($"--- {i + 1} ---\n{prompts[i]}{completions[i]}");
             }
+            if (!p.GetValue(quiet))
+                Console.Error.WriteLine($"{timings} ({engineOptions.Describe()})");
             return 0;
         });
         return command;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ArchLab.Models;
 using static TorchSharp.torch;
 
@@ -24,9 +25,10 @@ public static class Generation
     /// </summary>
     /// <param name="stop">asked after each new token of a row with the row index and its tokens so far; true ends that row</param>
     /// <param name="onToken">called with (row, token) as each token is drawn</param>
+    /// <param name="timings">filled with the prefill and decode wall times, when given</param>
     public static int[][] GenerateBatch(LanguageModel model, IReadOnlyList<IReadOnlyList<int>> prompts, int maxNewTokens,
         SamplingOptions sampling, Func<int, IReadOnlyList<int>, bool>? stop = null, Action<int, int>? onToken = null,
-        EngineOptions? engine = null)
+        EngineOptions? engine = null, GenerationTimings? timings = null)
     {
         sampling.Validate();
         engine = (engine ?? new EngineOptions()).Validate();
@@ -51,7 +53,11 @@ public static class Generation
             using var noGrad = no_grad();
             using var decoder = IStepDecoder.Create(model, engine, rows, longest + maxNewTokens);
             var prefix = prompts.SelectMany(p => p.Take(shortest).Select(t => (long)t)).ToArray();
+            long clock = Stopwatch.GetTimestamp();
             var logits = decoder.Prefill(prefix, rows, shortest);
+            timings?.Prefilled(rows * shortest, Stopwatch.GetElapsedTime(clock));
+            clock = Stopwatch.GetTimestamp();
+            int steps = 0;
             var next = new long[rows];
             for (int position = shortest; ; position++)
             {
@@ -67,7 +73,9 @@ public static class Generation
                 }
                 if (finished.All(f => f)) break;
                 logits = decoder.Step(next);
+                steps++;
             }
+            timings?.Decoded(steps, rows, Stopwatch.GetElapsedTime(clock));
         }
         finally
         {

@@ -19,6 +19,11 @@ public sealed record EngineOptions(string Engine = "lean", WeightFormat Weights 
         if (Threads < 1 || Threads > 256) throw new ArgumentException($"engine threads must be between 1 and 256, got {Threads}");
         return this;
     }
+
+    /// <summary>"lean engine, fp32 weights, 1 thread" or "TorchSharp step".</summary>
+    public string Describe() => Engine == "lean"
+        ? $"lean engine, {Weights.Name()} weights, {Threads} thread{(Threads == 1 ? "" : "s")}"
+        : "TorchSharp step";
 }
 
 /// <summary>Prefill then one token per row per step, giving logits [rows, vocab] as a float array: what

@@ -11,7 +11,8 @@ public static class TextGeneration
     /// <param name="onText">called with (row, text) for each piece of a row's completion once it can no longer change:
     /// whole characters only, and never text that could still turn out to start a stop string</param>
     public static string[] Generate(LanguageModel model, ITextTokenizer tokenizer, IReadOnlyList<string> prompts, int maxNewTokens,
-        SamplingOptions sampling, IReadOnlyList<string>? stopStrings = null, Action<int, string>? onText = null, EngineOptions? engine = null)
+        SamplingOptions sampling, IReadOnlyList<string>? stopStrings = null, Action<int, string>? onText = null, EngineOptions? engine = null,
+        GenerationTimings? timings = null)
     {
         var stops = new StopStrings(stopStrings ?? [], t => tokenizer.Decode(t));
         var encoded = prompts.Select(p => (IReadOnlyList<int>)tokenizer.Encode(p)).ToArray();
@@ -19,7 +20,7 @@ public static class TextGeneration
         var generated = Generation.GenerateBatch(model, encoded, maxNewTokens, sampling,
             stop: stops.IsEmpty ? null : (_, output) => stops.Reached(output),
             onToken: onText is null ? null : (row, token) => { if (streams[row].Add(token, final: false) is { Length: > 0 } text) onText(row, text); },
-            engine: engine);
+            engine: engine, timings: timings);
         if (onText is not null)
             for (int r = 0; r < prompts.Count; r++)
                 if (streams[r].Add(null, final: true) is { Length: > 0 } text) onText(r, text);

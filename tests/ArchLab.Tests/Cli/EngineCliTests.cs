@@ -59,6 +59,13 @@ public class EngineCliTests
             Assert.True(int8.ExitCode == 0, int8.Stderr);
             Assert.Equal(torchRun.Stdout, lean.Stdout);
             Assert.StartsWith("The ", lean.Stdout);
+            // 40 new tokens: the first comes from the prefill's logits, then 39 steps
+            Assert.Contains("prefill 4 tokens in", lean.Stderr);
+            Assert.Contains("39 steps × 1 row in", lean.Stderr);
+            Assert.Contains("tokens/s (lean engine, fp32 weights, 1 thread)", lean.Stderr);
+            Assert.Contains("tokens/s (lean engine, int8 weights, 2 threads)", int8.Stderr);
+            Assert.Contains("tokens/s (TorchSharp step)", torchRun.Stderr);
+            Assert.DoesNotContain("tokens/s", ArchLabCli.Run([.. common, "--quiet"]).Stderr);
             ArchLabCli.AssertCleanError(ArchLabCli.Run([.. common, "--engine", "tpu"]), "unknown engine 'tpu'", exitCode: 2);
             var past = ArchLabCli.Run("generate", "--model", dir, "--prompt", "a", "--temperature", "0", "--max-tokens", "300");
             Assert.Equal(0, past.ExitCode);

@@ -49,6 +49,9 @@ public static class GenerateCommand
             var tok = Tokenizers.Create(tokSpec, tokSpec.StartsWith("bpe:") ? RunData.LoadCorpus(runData?.Data ?? []) : null, Console.Out);
             using var lm = ModelLoader.Load(ModelPath.Resolve(dir));
             TokenizerFit.Require(tok, lm.Config.VocabSize);
+            if (tok.VocabSize < lm.Config.VocabSize)
+                Console.Error.WriteLine($"note: the model's vocabulary has {lm.Config.VocabSize:N0} ids and tokenizer '{tok.Name}' {tok.VocabSize:N0}: " +
+                                        $"tokens are drawn among the first {tok.VocabSize:N0} only");
             lm.to(dev);
             var prompts = (p.GetValue(prompt) ?? []).ToList();
             if (p.GetValue(promptsFile) is { } file)

@@ -26,9 +26,11 @@ public static class Generation
     /// <param name="stop">asked after each new token of a row with the row index and its tokens so far; true ends that row</param>
     /// <param name="onToken">called with (row, token) as each token is drawn</param>
     /// <param name="timings">filled with the prefill and decode wall times, when given</param>
+    /// <param name="drawnIds">tokens are drawn among ids below this only (default: the whole vocabulary): a tokenizer with
+    /// fewer ids than the model (a padded vocabulary, byte-level text on a bigger model) cannot decode the others</param>
     public static int[][] GenerateBatch(LanguageModel model, IReadOnlyList<IReadOnlyList<int>> prompts, int maxNewTokens,
         SamplingOptions sampling, Func<int, IReadOnlyList<int>, bool>? stop = null, Action<int, int>? onToken = null,
-        EngineOptions? engine = null, GenerationTimings? timings = null)
+        EngineOptions? engine = null, GenerationTimings? timings = null, int? drawnIds = null)
     {
         sampling.Validate();
         engine = (engine ?? new EngineOptions()).Validate();
@@ -36,6 +38,8 @@ public static class Generation
         if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("every prompt must hold at least one token");
         if (maxNewTokens < 0) throw new ArgumentException($"max new tokens must be ≥ 0, got {maxNewTokens}");
         int vocab = model.Config.VocabSize;
+        int drawn = drawnIds ?? vocab;
+        if (drawn < 1 || drawn > vocab) throw new ArgumentException($"ids to draw from must be between 1 and the vocabulary size {vocab}, got {drawn}");
         foreach (var p in prompts)
             foreach (int t in p)
                 if ((uint)t >= (uint)vocab) throw new ArgumentException($"prompt token {t} is outside the model's vocabulary (size {vocab})");
@@ -65,7 +69,7 @@ public static class Generation
                 {
                     if (position < prompts[r].Count) { next[r] = prompts[r][position]; continue; }
                     if (finished[r]) continue; // keeps feeding its last token; its state is no longer read
-                    int token = sampler.Next(logits.Slice(r * vocab, vocab));
+                    int token = sampler.Next(logits.Slice(r * vocab, drawn));
                     outputs[r].Add(token);
                     onToken?.Invoke(r, token);
                     next[r] = token;
@@ -73,9 +77,14 @@ public static class Generation
                 }
                 if (finished.All(f => f)) break;
                 logits = decoder.Step(next);
-                steps++;
+                if (++steps == 1)
+                {
+                    // the first step pays one-time costs (JIT compilation, first touches): timed apart, as llama2.c does
+                    timings?.FirstStep(Stopwatch.GetElapsedTime(clock));
+                    clock = Stopwatch.GetTimestamp();
+                }
             }
-            timings?.Decoded(steps, rows, Stopwatch.GetElapsedTime(clock));
+            timings?.Decoded(Math.Max(0, steps - 1), rows, Stopwatch.GetElapsedTime(clock));
         }
         finally
         {

@@ -5,7 +5,8 @@ using ArchLab.Models;
 namespace ArchLab.Inference;
 
 /// <summary>Prompts in, completions out: tokenizes, generates the rows together (<see cref="Generation.GenerateBatch"/>),
-/// stops rows at stop strings and streams text as it becomes final.</summary>
+/// stops rows at stop strings and streams text as it becomes final. Tokens are drawn only among the tokenizer's ids (a model
+/// with a bigger, e.g. padded, vocabulary could otherwise draw an id the tokenizer cannot decode).</summary>
 public static class TextGeneration
 {
     /// <param name="onText">called with (row, text) for each piece of a row's completion once it can no longer change:
@@ -20,7 +21,7 @@ public static class TextGeneration
         var generated = Generation.GenerateBatch(model, encoded, maxNewTokens, sampling,
             stop: stops.IsEmpty ? null : (_, output) => stops.Reached(output),
             onToken: onText is null ? null : (row, token) => { if (streams[row].Add(token, final: false) is { Length: > 0 } text) onText(row, text); },
-            engine: engine, timings: timings);
+            engine: engine, timings: timings, drawnIds: Math.Min(tokenizer.VocabSize, model.Config.VocabSize));
         if (onText is not null)
             for (int r = 0; r < prompts.Count; r++)
                 if (streams[r].Add(null, final: true) is { Length: > 0 } text) onText(r, text);

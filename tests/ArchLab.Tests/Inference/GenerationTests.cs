@@ -209,4 +209,22 @@ public class GenerationTests
         var e = Assert.Throws<ArgumentException>(() => Generation.Generate(model, [1, 45], 3, new SamplingOptions { Temperature = 0 }));
         Assert.Contains("outside the model's vocabulary (size 40)", e.Message);
     }
+
+    [Fact]
+    public void TokensAreDrawnOnlyAmongTheTokenizersIdsWhenTheModelHasMore()
+    {
+        using var model = TinyModel("transformer", vocab: 300);
+        // the byte tokenizer has 256 ids; make ids 256..299 the likeliest so an unrestricted draw would pick them
+        using (no_grad()) model.head!.weight.narrow(0, 256, 44).add_(model.head.weight.narrow(0, 0, 1) * 50);
+        var sampling = new SamplingOptions { Temperature = 1, Seed = 3 };
+        var unrestricted = Generation.Generate(model, [65, 66], 30, sampling);
+        Assert.Contains(unrestricted, t => t >= 256); // the setup does what it says
+        var restricted = Generation.GenerateBatch(model, [[65, 66]], 30, sampling, drawnIds: 256)[0];
+        Assert.Equal(30, restricted.Length);
+        Assert.All(restricted, t => Assert.InRange(t, 0, 255));
+        // text generation restricts itself to the tokenizer's ids (it threw "Token 270 is not a byte" before)
+        var text = TextGeneration.Generate(model, new ByteTokenizer(), ["AB"], 30, sampling);
+        Assert.Equal(new ByteTokenizer().Decode(restricted), text[0]);
+        Assert.Throws<ArgumentException>(() => Generation.GenerateBatch(model, [[65]], 3, sampling, drawnIds: 301));
+    }
 }

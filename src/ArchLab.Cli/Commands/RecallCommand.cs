@@ -41,12 +41,13 @@ public static class RecallCommand
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)", DefaultValueFactory = _ => 1 };
         var quick = new Option<bool>("--quick") { Description = "a small grid that runs in minutes: widths 32 64, length 64, 4 pairs, vocab 256, 200 steps (other grid options override it)" };
         var notes = new Option<string?>("--notes") { Description = "a Markdown file whose text goes into README.md after the table" };
-        var output = new Option<string>("--out") { DefaultValueFactory = _ => "experiments/recall" };
+        var output = new Option<string?>("--out") { Description = "results folder (default: a new runs/recall/recall-<UTC time>); a folder that already holds recall.csv is kept unless --overwrite" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace the results in an existing --out folder (for example to update experiments/recall on purpose)" };
         var command = new Command("recall", "synthetic recall tasks: trains each architecture over a grid of width, length and key-value pairs; " +
                                             "writes accuracy vs width and vs state bytes (CSV, charts, README.md)")
         {
             task, archs, widths, seqLens, kvPairs, layers, vocab, headDim, hybridMixer, untied, positionEmbedding, noRope, curriculumSteps, curriculumSeqLen, curriculumKvPairs, archMlp, randomFill, powerA, trainExamples, valExamples, steps, batch, lr,
-            warmup, weightDecay, stopAt, seed, dataSeed, threads, quick, notes, output,
+            warmup, weightDecay, stopAt, seed, dataSeed, threads, quick, notes, output, overwrite,
         };
         command.SetAction(p =>
         {
@@ -68,7 +69,9 @@ public static class RecallCommand
             string? notesPath = p.GetValue(notes);
             if (notesPath is not null && !File.Exists(notesPath)) throw new ArgumentException($"--notes: no such file '{notesPath}'");
             RecallStudy.Validate(options);
-            string folder = p.GetValue(output)!;
+            string folder = p.GetValue(output) ?? DefaultFolder(DateTime.UtcNow);
+            if (File.Exists(Path.Combine(folder, "recall.csv")) && !p.GetValue(overwrite))
+                throw new ArgumentException($"--out: '{folder}' already holds recall results (recall.csv); name a new folder, or add --overwrite to replace them");
             Directory.CreateDirectory(folder);
             string commandLine = "./archlab " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1));
             var rows = new List<RecallRow>();
@@ -85,4 +88,7 @@ public static class RecallCommand
         });
         return command;
     }
+
+    /// <summary>A new results folder per run, so a default run never writes over committed results.</summary>
+    public static string DefaultFolder(DateTime utc) => Path.Combine("runs", "recall", $"recall-{utc:yyyyMMdd-HHmmss}");
 }

@@ -32,9 +32,20 @@ public class RecallCommandTests
             Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_width.html")));
             Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_state_bytes.html")));
             Assert.Contains("| hybrid | 16 | 16 | 2 |", File.ReadAllText(Path.Combine(dir, "README.md")));
+
+            // the same folder again: refused before any training, the results kept
+            string before = File.ReadAllText(Path.Combine(dir, "recall.csv"));
+            ArchLabCli.AssertCleanError(ArchLabCli.Run("recall", "--archs", "transformer", "--widths", "16", "--out", dir),
+                "already holds recall results", exitCode: 2);
+            Assert.Equal(before, File.ReadAllText(Path.Combine(dir, "recall.csv")));
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void TheDefaultFolderIsANewOneUnderRunsNeverTheCommittedResults() =>
+        Assert.Equal(Path.Combine("runs", "recall", "recall-20261205-013000"),
+                     ArchLab.Cli.Commands.RecallCommand.DefaultFolder(new DateTime(2026, 12, 5, 1, 30, 0, DateTimeKind.Utc)));
 
     [Fact]
     public void CurriculumTrainsTheShortTaskFirstAndIsStated()

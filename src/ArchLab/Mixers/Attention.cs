@@ -15,7 +15,6 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     public readonly Projection wq, wk, wv, wo;
     readonly int heads, kvHeads, headDim;
     readonly RotaryEmbedding? rope; // null with ModelConfig.NoRope
-    readonly double ropeTheta;
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
@@ -27,7 +26,6 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         wv = new Projection(config.Dim, kvHeads * headDim);
         wo = new Projection(heads * headDim, config.Dim, initStd: outputInitStd);
         rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta);
-        ropeTheta = config.RopeTheta;
         RegisterComponents();
     }
 
@@ -76,8 +74,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     /// <summary>q·kᵀ and softmax·v: 2·2·heads·headDim multiply-adds per visible key; causal average (T+1)/2 keys.</summary>
     public long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
 
-    public ILeanLayer ToLean(LeanBuilder b) => new LeanAttention(b.Matrix(wq), b.Matrix(wk), b.Matrix(wv), b.Matrix(wo), heads, kvHeads, headDim,
-        rope is null ? null : RotaryEmbedding.InverseFrequencies(headDim, ropeTheta));
+    public ILeanLayer ToLean(LeanBuilder b) => new LeanAttention(b.Matrix(wq), b.Matrix(wk), b.Matrix(wv), b.Matrix(wo), heads, kvHeads, headDim, rope);
 
     Tensor Rotate(Tensor x, long start) => rope is null ? x : rope.Apply(x, start);
 

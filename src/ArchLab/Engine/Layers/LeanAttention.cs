@@ -8,8 +8,9 @@ using static TorchSharp.torch;
 namespace ArchLab.Engine.Layers;
 
 /// <summary>
-/// <see cref="Attention"/>'s step in the engine: q, k, v projections, rotary positions (pairs (2i, 2i+1) turned by
-/// position·θ_i, angles in float32 as the TorchSharp model makes them), the new key and value written into a preallocated
+/// <see cref="Attention"/>'s step in the engine: q, k, v projections, rotary positions (the pairs of
+/// <see cref="RotaryEmbedding"/>'s layout turned by position·θ_i, angles in float32 as the TorchSharp model makes them),
+/// the new key and value written into a preallocated
 /// cache, then per query head softmax(q·kᵀ/√headDim)·v over every cached token (grouped-query: head h reads kv head
 /// h / (heads/kvHeads)), then the output projection. Keys are cached in blocks of 16 tokens stored transposed,
 /// [batch, kvHeads, maxLength/16, headDim, 16], so that the scores of 16 consecutive tokens are one vector of broadcast
@@ -18,8 +19,11 @@ namespace ArchLab.Engine.Layers;
 /// pool's threads once the cache is long enough to pay for it.
 /// </summary>
 public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, LeanMatrix wo,
-                                  int heads, int kvHeads, int headDim, float[]? inverseFrequencies) : ILeanLayer
+                                  int heads, int kvHeads, int headDim, RotaryEmbedding? rope) : ILeanLayer
 {
+    readonly float[]? inverseFrequencies = rope?.InverseFrequencies(); // [rotary dims / 2]
+    readonly bool halves = rope?.Halves ?? false;
+
     /// <summary>Cached values (keys and values) read below which a step's attention runs on the calling thread.</summary>
     const long ParallelThreshold = 64 * 1024;
 
@@ -34,7 +38,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
     {
         public required float[] Keys, Values;       // [batch, kvHeads, maxLength/16, headDim, 16] and [batch, kvHeads, maxLength, headDim]
         public required float[] Q, K, V, Mixed;     // [batch, heads·headDim] / [batch, kvHeads·headDim]
-        public required float[] Cos, Sin;           // [headDim/2]
+        public required float[] Cos, Sin;           // [rotary dims / 2]
         public required float[] Scores;             // [threads, maxLength]
         public required int MaxLength;
         public AttendJob? Job;
@@ -50,7 +54,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
         Values = new float[(long)batch * kvHeads * maxLength * headDim],
         Q = new float[batch * heads * headDim], K = new float[batch * kvHeads * headDim], V = new float[batch * kvHeads * headDim],
         Mixed = new float[batch * heads * headDim],
-        Cos = new float[headDim / 2], Sin = new float[headDim / 2],
+        Cos = new float[inverseFrequencies?.Length ?? 0], Sin = new float[inverseFrequencies?.Length ?? 0],
         Scores = new float[threads * maxLength],
         MaxLength = maxLength,
         };
@@ -68,7 +72,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
         wv.Multiply(x, s.V, batch, context.Pool);
         if (inverseFrequencies is not null)
         {
-            for (int i = 0; i < headDim / 2; i++)
+            for (int i = 0; i < inverseFrequencies.Length; i++)
             {
                 float angle = position * inverseFrequencies[i];
                 s.Cos[i] = MathF.Cos(angle);
@@ -98,17 +102,20 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
     /// <summary>Start of (sequence b, kv head g)'s block in either cache array, plus token t's row in the values.</summary>
     long CacheOffset(int b, int g, int t, int maxLength) => (((long)b * kvHeads + g) * maxLength + t) * headDim;
 
-    /// <summary>Turns each (x[2i], x[2i+1]) of every head vector by the step's angles.</summary>
+    /// <summary>Turns each pair of every head vector by the step's angles: (x[2i], x[2i+1]), or (x[i], x[i + d/2]) in the
+    /// halves layout, over the first d rotary dimensions.</summary>
     void Rotate(float[] vectors, int count, State s)
     {
+        int pairs = s.Cos.Length;
         for (int v = 0; v < count; v++)
         {
             var head = vectors.AsSpan(v * headDim, headDim);
-            for (int i = 0; i < headDim / 2; i++)
+            for (int i = 0; i < pairs; i++)
             {
-                float x0 = head[2 * i], x1 = head[2 * i + 1], c = s.Cos[i], sn = s.Sin[i];
-                head[2 * i] = x0 * c - x1 * sn;
-                head[2 * i + 1] = x0 * sn + x1 * c;
+                int i0 = halves ? i : 2 * i, i1 = halves ? i + pairs : 2 * i + 1;
+                float x0 = head[i0], x1 = head[i1], c = s.Cos[i], sn = s.Sin[i];
+                head[i0] = x0 * c - x1 * sn;
+                head[i1] = x0 * sn + x1 * c;
             }
         }
     }

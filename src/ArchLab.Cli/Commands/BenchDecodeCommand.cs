@@ -101,6 +101,9 @@ public static class BenchDecodeCommand
             var cases = new List<DecodeCase>();
             int capacityExtra = nWarmup + nRounds * nSteps + 1;
             foreach (var (arch, lm) in models)
+            {
+                if (engineList.Contains("lean") && LeanModel.Unsupported(lm) is { } notLean)
+                    Console.WriteLine($"{arch}: lean engine not timed ({notLean})");
                 foreach (int batch in batchList)
                     foreach (int position in positionList.Order())
                     {
@@ -111,11 +114,15 @@ public static class BenchDecodeCommand
                             continue;
                         }
                         foreach (string engine in engineList)
+                        {
+                            if (engine == "lean" && LeanModel.Unsupported(lm) is not null) continue;
                             foreach (var format in engine == "lean" ? formats : [WeightFormat.Float32])
                                 foreach (int t in threadList)
                                     cases.Add(new DecodeCase(engine, format, t, arch, lm, batch, position));
+                        }
                     }
-            if (cases.Count == 0) throw new ArgumentException("no case fits --max-state-gib: raise it or lower --positions/--batch");
+            }
+            if (cases.Count == 0) throw new ArgumentException("no case to time: every case exceeds --max-state-gib (raise it or lower --positions/--batch) or needs a lean engine the model lacks (add --engine torch)");
             try
             {
                 var results = DecodeComparison.Measure(cases, nRounds, nSteps, nWarmup, Console.Out);

@@ -27,7 +27,7 @@ public static class GenerateCommand
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1234 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "default: the run's tokenizer" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var engine = new Option<string>("--engine") { Description = "lean (the SIMD decode engine) or torch (TorchSharp's step path)", DefaultValueFactory = _ => "lean" };
+        var engine = new Option<string>("--engine") { Description = "lean (the SIMD decode engine), torch (TorchSharp's step path) or auto (lean where every layer has a lean twin)", DefaultValueFactory = _ => "auto" };
         var weights = new Option<string>("--weights") { Description = "lean engine weights: fp32, bf16 or int8", DefaultValueFactory = _ => "fp32" };
         var threads = new Option<int>("--threads") { Description = "lean engine threads", DefaultValueFactory = _ => 1 };
         var quiet = new Option<bool>("--quiet") { Description = "do not print the prefill and decode timings (standard error)" };
@@ -53,6 +53,8 @@ public static class GenerateCommand
                 Console.Error.WriteLine($"note: the model's vocabulary has {lm.Config.VocabSize:N0} ids and tokenizer '{tok.Name}' {tok.VocabSize:N0}: " +
                                         $"tokens are drawn among the first {tok.VocabSize:N0} only");
             lm.to(dev);
+            engineOptions = engineOptions.Resolve(lm, out string? notLean);
+            if (notLean is not null) Console.Error.WriteLine($"note: {notLean}; decoding with TorchSharp's step (--engine torch)");
             var prompts = (p.GetValue(prompt) ?? []).ToList();
             if (p.GetValue(promptsFile) is { } file)
             {

@@ -63,6 +63,16 @@ public sealed class LeanModel : IDisposable
                             : new LeanModel(model, format, pool, ownsPool: false);
     }
 
+    /// <summary>Why <paramref name="model"/> cannot run on the engine (the first layer without a lean twin), or null when it can.</summary>
+    public static string? Unsupported(LanguageModel model)
+    {
+        for (int i = 0; i < model.blocks.Count; i++)
+            foreach (var module in new[] { model.blocks[i].mixer, model.blocks[i].mlp })
+                if (module is not null and not ILeanConvertible)
+                    return $"layer {i}: {module.GetType().Name} has no lean engine implementation";
+        return null;
+    }
+
     static ILeanLayer Convert(torch.nn.Module<torch.Tensor, torch.Tensor> module, LeanBuilder builder, int layer) =>
         module is ILeanConvertible convertible
             ? convertible.ToLean(builder)

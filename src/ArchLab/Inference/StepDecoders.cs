@@ -5,11 +5,12 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Inference;
 
-/// <summary>Which code runs the decoding steps: the lean engine (<see cref="LeanModel"/>, the default) or the TorchSharp
-/// step path; the weight format and threads apply to the lean engine.</summary>
-public sealed record EngineOptions(string Engine = "lean", WeightFormat Weights = WeightFormat.Float32, int Threads = 1)
+/// <summary>Which code runs the decoding steps: the lean engine (<see cref="LeanModel"/>) or the TorchSharp step path; by
+/// default ("auto") the lean engine wherever every layer has a lean twin. The weight format and threads apply to the lean engine.</summary>
+public sealed record EngineOptions(string Engine = "auto", WeightFormat Weights = WeightFormat.Float32, int Threads = 1)
 {
-    public static readonly string[] Engines = ["lean", "torch"];
+    /// <summary>auto: the lean engine where every layer of the model has a lean twin, else TorchSharp's step.</summary>
+    public static readonly string[] Engines = ["auto", "lean", "torch"];
 
     public static EngineOptions Torch => new("torch");
 
@@ -18,6 +19,14 @@ public sealed record EngineOptions(string Engine = "lean", WeightFormat Weights 
         if (!Engines.Contains(Engine)) throw new ArgumentException($"unknown engine '{Engine}' (use {string.Join(", ", Engines)})");
         if (Threads < 1 || Threads > 256) throw new ArgumentException($"engine threads must be between 1 and 256, got {Threads}");
         return this;
+    }
+
+    /// <summary>The engine that runs <paramref name="model"/>: "auto" becomes lean or torch (<paramref name="reason"/> says
+    /// why not lean); an explicit choice stays.</summary>
+    public EngineOptions Resolve(LanguageModel model, out string? reason)
+    {
+        reason = Engine == "auto" ? LeanModel.Unsupported(model) : null;
+        return Engine != "auto" ? this : this with { Engine = reason is null ? "lean" : "torch" };
     }
 
     /// <summary>"lean engine, fp32 weights, 1 thread" or "TorchSharp step".</summary>
@@ -36,7 +45,7 @@ interface IStepDecoder : IDisposable
     ReadOnlySpan<float> Step(long[] next);
 
     static IStepDecoder Create(LanguageModel model, EngineOptions options, int rows, int capacity) =>
-        options.Validate().Engine == "lean" ? new LeanDecoder(model, options, rows, capacity) : new TorchDecoder(model, rows, capacity);
+        options.Validate().Resolve(model, out _).Engine == "lean" ? new LeanDecoder(model, options, rows, capacity) : new TorchDecoder(model, rows, capacity);
 }
 
 /// <summary>The TorchSharp model's own prefill and step.</summary>

@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -22,7 +24,7 @@ namespace ArchLab.Mixers;
 /// (<see cref="SsdReference.Step"/>); both start from an explicit state and return the final one.
 /// Blocks around it are RMSNorm → Mamba-2 → residual with no MLP (the official Mamba-2 language models).
 /// </summary>
-public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Projection in_proj, out_proj;
     public readonly Conv1d conv1d;
@@ -152,6 +154,14 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer
 
         s.Advance(window.narrow(-1, 1, kernel - 1).contiguous(), next, 1);
         return output.MoveToOuterDisposeScope();
+    }
+
+    public ILeanLayer ToLean(LeanBuilder b)
+    {
+        using var scope = NewDisposeScope();
+        return new LeanMamba2(b.Matrix(in_proj), b.Matrix(out_proj), LeanBuilder.Vector(conv1d.weight!),
+            conv1d.bias is null ? null : LeanBuilder.Vector(conv1d.bias), LeanBuilder.Vector(dt_bias), LeanBuilder.Vector(A()),
+            LeanBuilder.Vector(D), LeanBuilder.Vector(norm.weight), headDim, groups, stateSize, kernel, norm.NormBeforeGate);
     }
 
     /// <summary>in_proj's output in the official order: z [E], xBC [E + 2GN] (into the conv), dt [H].</summary>

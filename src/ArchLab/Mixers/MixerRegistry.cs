@@ -15,6 +15,7 @@ public static class MixerRegistry
         ["retnet"] = new((config, outputStd) => new Retention(config), "rmsnorm", "glu"),
         ["rwkv4"] = new((config, outputStd) => new Rwkv4TimeMix(config, outputStd), "layernorm", "rwkv_channel_mix", EmbeddingNorm: true),
         ["mamba"] = new((config, _) => new Mamba(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
+        ["mamba2"] = new((config, _) => new Mamba2(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
     };
 
     /// <summary>Other spellings users type.</summary>

@@ -74,7 +74,7 @@ public sealed record ModelConfig
     /// <summary>Attention without rotary positions (GPT-2 and Zoology's attention: positions only from
     /// <see cref="PositionEmbedding"/>, or none at all, "NoPE"); off by default.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool NoRope { get; init; }
-    /// <summary>Mamba: SSM state size N per channel (null: 16).</summary>
+    /// <summary>Mamba: SSM state size N per channel (null: 16; Mamba-2: per head, null: 128).</summary>
     public int? DState { get; init; }
     /// <summary>Mamba: kernel width of the depthwise causal conv (null: 4).</summary>
     public int? DConv { get; init; }
@@ -86,6 +86,14 @@ public sealed record ModelConfig
     public bool? ConvBias { get; init; }
     /// <summary>Mamba: biases on in_proj and out_proj (null: false).</summary>
     public bool? ProjBias { get; init; }
+    /// <summary>Mamba-2: channels per SSD head, P (null: 64, the official headdim); heads = inner width / P.</summary>
+    public int? SsmHeadDim { get; init; }
+    /// <summary>Mamba-2: groups of heads sharing B and C, and of the gated norm (null: 1, the official ngroups).</summary>
+    public int? SsmGroups { get; init; }
+    /// <summary>Mamba-2: chunk length of the SSD chunked form (null: 64); changes the computation, not the function.</summary>
+    public int? SsmChunkSize { get; init; }
+    /// <summary>Mamba-2: the gated RMSNorm normalises before the SiLU(z) gate (null: false, norm(y · SiLU(z)), the official default).</summary>
+    public bool? NormBeforeGate { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;

@@ -88,6 +88,14 @@ public static class ModelSize
                        + rank * inner + inner                                 // dt_proj
                        + inner * dim + (projBias ? dim : 0)                   // out_proj
                        + inner * state + inner;                               // A_log, D
+            case "mamba2":
+                double width = Math.Floor((config.Expand ?? 2) * dim), heads = width / (config.SsmHeadDim ?? 64);
+                double bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128), into = 2 * width + bc + heads;
+                bool biases = config.ProjBias ?? false;
+                return dim * into + (biases ? into : 0)                                               // in_proj
+                       + (width + bc) * config.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
+                       + 3 * heads + width                                                            // dt_bias, A_log, D, norm
+                       + width * dim + (biases ? dim : 0);                                            // out_proj
             default:
                 throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
         }
@@ -117,6 +125,8 @@ public static class ModelSize
             "retnet" => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
             "rwkv4" => dim + 3.0 * config.DimAttention + dim, // time-mix shift, a, b, p; channel-mix shift
             "mamba" => Math.Floor((config.Expand ?? 2) * dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+            "mamba2" => (Math.Floor((config.Expand ?? 2) * dim) + 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128)) * (config.ConvKernel - 1)
+                        + Math.Floor((config.Expand ?? 2) * dim) * (config.DState ?? 128),
             _ => 0,
         };
     }

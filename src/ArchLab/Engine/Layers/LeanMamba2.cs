@@ -1,0 +1,135 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using ArchLab.Engine.Matrices;
+using ArchLab.Mixers;
+
+namespace ArchLab.Engine.Layers;
+
+/// <summary>
+/// <see cref="Mamba2"/>'s step in the engine (the official Mamba2.step with selective_state_update): [z, xBC, dt] =
+/// in_proj(u); the causal depthwise conv over x, B, C (its window is the state) and SiLU; Δ = softplus(dt + dt_bias) per
+/// head; per head h (reading group g = h / (H/G)) and channel p: S_hp = exp(Δ_h·A_h)·S_hp + (Δ_h·x_hp)·B_g,
+/// y_hp = S_hp·C_g + D_h·x_hp; the gated RMSNorm per group; out_proj.
+/// </summary>
+public sealed class LeanMamba2 : ILeanLayer
+{
+    readonly LeanMatrix inProj, outProj;
+    readonly float[] taps, dtBias, a, d, normWeight;
+    readonly float[]? convBias;
+    readonly int inner, heads, headDim, groups, stateSize, kernel, channels;
+    readonly bool normBeforeGate;
+
+    public LeanMamba2(LeanMatrix inProj, LeanMatrix outProj, float[] convWeight, float[]? convBias, float[] dtBias, float[] a,
+                      float[] d, float[] normWeight, int headDim, int groups, int stateSize, int kernel, bool normBeforeGate)
+    {
+        (this.inProj, this.outProj, this.convBias, this.dtBias, this.a, this.d, this.normWeight) = (inProj, outProj, convBias, dtBias, a, d, normWeight);
+        (this.headDim, this.groups, this.stateSize, this.kernel, this.normBeforeGate) = (headDim, groups, stateSize, kernel, normBeforeGate);
+        inner = normWeight.Length;
+        heads = inner / headDim;
+        channels = inner + 2 * groups * stateSize;
+        taps = new float[convWeight.Length]; // [channels, 1, kernel] → tap-major [kernel, channels]: one vector op per tap
+        for (int e = 0; e < channels; e++)
+            for (int j = 0; j < kernel; j++) taps[j * channels + e] = convWeight[e * kernel + j];
+    }
+
+    public long WeightBytes => inProj.Bytes + outProj.Bytes + 4L * taps.Length;
+
+    sealed class State : LeanLayerState
+    {
+        public required float[] Conv, Ssm;          // [batch, kernel − 1, channels], [batch, heads, headDim, stateSize]
+        public required float[] Projected, Xbc, Y;  // scratch: in_proj's output, the conv's, the SSM's
+        public override long Bytes => 4L * (Conv.Length + Ssm.Length);
+    }
+
+    public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
+    {
+        Conv = new float[batch * (kernel - 1) * channels], Ssm = new float[batch * heads * headDim * stateSize],
+        Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Y = new float[batch * inner],
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
+    public void Step(float[] x, float[] y, LeanLayerState state, in StepContext context)
+    {
+        var s = (State)state;
+        int batch = context.Batch, window = kernel - 1, rows = inProj.Rows;
+        inProj.Multiply(x, s.Projected, batch, context.Pool);
+        for (int b = 0; b < batch; b++)
+        {
+            var projected = s.Projected.AsSpan(b * rows, rows);
+            var input = projected.Slice(inner, channels);
+            var conv = s.Xbc.AsSpan(b * channels, channels);
+            var history = s.Conv.AsSpan(b * window * channels, window * channels);
+            TensorPrimitives.Multiply(input, taps.AsSpan(window * channels, channels), conv);
+            for (int j = 0; j < window; j++)
+                TensorPrimitives.MultiplyAdd(history.Slice(j * channels, channels), taps.AsSpan(j * channels, channels), conv, conv);
+            if (convBias is not null) TensorPrimitives.Add(conv, convBias, conv);
+            if (window > 0)
+            {
+                history[channels..].CopyTo(history);
+                input.CopyTo(history[((window - 1) * channels)..]);
+            }
+            Silu(conv, conv);
+
+            var delta = projected.Slice(inner + channels, heads);
+            TensorPrimitives.Add(delta, dtBias, delta);
+            Simd.Softplus(delta);
+            var xs = conv[..inner];
+            var output = s.Y.AsSpan(b * inner, inner);
+            for (int h = 0; h < heads; h++)
+            {
+                int g = h / (heads / groups);
+                var bIn = conv.Slice(inner + g * stateSize, stateSize);
+                var cIn = conv.Slice(inner + (groups + g) * stateSize, stateSize);
+                float decay = MathF.Exp(delta[h] * a[h]);
+                for (int p = 0; p < headDim; p++)
+                {
+                    int e = h * headDim + p;
+                    var row = s.Ssm.AsSpan(((b * heads + h) * headDim + p) * stateSize, stateSize);
+                    TensorPrimitives.Multiply(row, decay, row);
+                    TensorPrimitives.MultiplyAdd(bIn, delta[h] * xs[e], row, row);
+                    output[e] = TensorPrimitives.Dot(row, cIn) + d[h] * xs[e];
+                }
+            }
+            GatedNorm(output, projected[..inner]);
+        }
+        outProj.Multiply(s.Y, y, batch, context.Pool);
+    }
+
+    /// <summary>RMSNorm per group of inner / groups channels (epsilon <see cref="Mamba2.NormEps"/>), gated by SiLU(z)
+    /// before the norm or, with norm_before_gate, after it. Overwrites z with SiLU(z).</summary>
+    void GatedNorm(Span<float> y, Span<float> z)
+    {
+        Silu(z, z);
+        if (!normBeforeGate) TensorPrimitives.Multiply(y, z, y);
+        int size = inner / groups;
+        for (int g = 0; g < groups; g++)
+        {
+            var part = y.Slice(g * size, size);
+            float scale = 1 / MathF.Sqrt(TensorPrimitives.SumOfSquares(part) / size + (float)Mamba2.NormEps);
+            TensorPrimitives.Multiply(part, scale, part);
+        }
+        TensorPrimitives.Multiply(y, normWeight, y);
+        if (normBeforeGate) TensorPrimitives.Multiply(y, z, y);
+    }
+
+    static void Silu(Span<float> x, Span<float> result)
+    {
+        Span<float> sigmoid = x.Length <= 4096 ? stackalloc float[x.Length] : new float[x.Length];
+        TensorPrimitives.Sigmoid(x, sigmoid);
+        TensorPrimitives.Multiply(x, sigmoid, result);
+    }
+
+    public void ImportState(MixerState? source, LeanLayerState target)
+    {
+        if (source is null) return;
+        var from = MixerState.Require<Mamba2State>(source, "lean Mamba-2");
+        var s = (State)target;
+        var conv = LeanMatrix.ToFloats(from.Conv); // [batch, channels, kernel − 1] → [batch, kernel − 1, channels]
+        int window = kernel - 1, batch = s.Conv.Length / Math.Max(1, window * channels);
+        if (conv.Length != s.Conv.Length) throw new ArgumentException($"Mamba-2 conv state has {conv.Length} values, the lean state {s.Conv.Length}");
+        for (int b = 0; b < batch; b++)
+            for (int e = 0; e < channels; e++)
+                for (int j = 0; j < window; j++) s.Conv[(b * window + j) * channels + e] = conv[(b * channels + e) * window + j];
+        LeanBuilder.CopyInto(from.Ssm, s.Ssm);
+    }
+}

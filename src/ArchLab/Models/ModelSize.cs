@@ -88,6 +88,10 @@ public static class ModelSize
                        + rank * inner + inner                                 // dt_proj
                        + inner * dim + (projBias ? dim : 0)                   // out_proj
                        + inner * state + inner;                               // A_log, D
+            case Rwkv7.Name:
+                double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
+                               + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
+                return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
             default:
                 throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
         }
@@ -100,6 +104,7 @@ public static class ModelSize
         {
             "swiglu" or "glu" => 3 * dim * FfnHidden(config),
             "rwkv_channel_mix" => 2 * dim + 2 * dim * (config.FfnHidden ?? 4.0 * dim) + dim * dim,
+            "rwkv7_channel_mix" => dim + 2 * dim * (config.FfnHidden ?? 4.0 * dim),
             _ => 0,
         };
     }
@@ -117,6 +122,7 @@ public static class ModelSize
             "retnet" => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
             "rwkv4" => dim + 3.0 * config.DimAttention + dim, // time-mix shift, a, b, p; channel-mix shift
             "mamba" => Math.Floor((config.Expand ?? 2) * dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+            Rwkv7.Name => dim + dim * (config.Dim / config.Heads) + dim, // time-mix shift, WKV state H·N²; channel-mix shift
             _ => 0,
         };
     }

@@ -3,8 +3,10 @@ using ArchLab.Models;
 namespace ArchLab.Mixers;
 
 /// <summary>How to build one architecture's mixer, the norm and MLP its official blocks use, and whether its official
-/// model normalises the embedding (RWKV's ln0).</summary>
-public sealed record MixerSpec(Func<ModelConfig, double, IMixer> Create, string DefaultNorm, string DefaultMlp, bool EmbeddingNorm = false);
+/// model normalises the embedding (RWKV's ln0). <paramref name="CreateAtLayer"/>, when set, replaces <paramref name="Create"/> for
+/// mixers whose init or wiring depends on the layer index (RWKV-7: depth-dependent init, value residual from the first layer).</summary>
+public sealed record MixerSpec(Func<ModelConfig, double, IMixer> Create, string DefaultNorm, string DefaultMlp, bool EmbeddingNorm = false,
+    Func<ModelConfig, int, double, IMixer>? CreateAtLayer = null);
 
 /// <summary>Maps the mixer names used in configs and on the command line to constructors.</summary>
 public static class MixerRegistry
@@ -16,6 +18,8 @@ public static class MixerRegistry
         ["rwkv4"] = new((config, outputStd) => new Rwkv4TimeMix(config, outputStd), "layernorm", "rwkv_channel_mix", EmbeddingNorm: true),
         ["mamba"] = new((config, _) => new Mamba(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
         ["mamba2"] = new((config, _) => new Mamba2(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
+        [Rwkv7.Name] = new((config, _) => new Rwkv7TimeMix(config, 0), "layernorm", "rwkv7_channel_mix", EmbeddingNorm: true,
+            CreateAtLayer: (config, layer, _) => new Rwkv7TimeMix(config, layer)), // official init
     };
 
     /// <summary>Other spellings users type.</summary>
@@ -32,5 +36,6 @@ public static class MixerRegistry
             ? spec
             : throw new ConfigException($"unknown mixer '{name}' (known: {string.Join(", ", Names)})");
 
-    public static IMixer Create(string name, ModelConfig config, double outputInitStd) => Spec(name).Create(config, outputInitStd);
+    public static IMixer Create(string name, ModelConfig config, double outputInitStd, int layer = 0) =>
+        Spec(name) is { CreateAtLayer: { } atLayer } ? atLayer(config, layer, outputInitStd) : Spec(name).Create(config, outputInitStd);
 }

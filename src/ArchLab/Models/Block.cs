@@ -21,8 +21,8 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         string mixerName = config.MixerOf(layer);
         string norm = config.NormOf(layer);
         mixer_norm = Norms.Create(norm, config.Dim, config.NormEps);
-        mixer = (nn.Module<Tensor, Tensor>)MixerRegistry.Create(mixerName, config, outputStd);
-        mlp = Mlps.Create(config.MlpOf(layer), config, outputStd);
+        mixer = (nn.Module<Tensor, Tensor>)MixerRegistry.Create(mixerName, config, outputStd, layer);
+        mlp = Mlps.Create(config.MlpOf(layer), config, outputStd, layer);
         if (mlp is not null) mlp_norm = Norms.Create(norm, config.Dim, config.NormEps);
         RegisterComponents();
     }

@@ -9,14 +9,15 @@ namespace ArchLab.Models;
 /// </summary>
 public static class Mlps
 {
-    public static readonly string[] Names = ["swiglu", "glu", "rwkv_channel_mix", "none"];
+    public static readonly string[] Names = ["swiglu", "glu", "rwkv_channel_mix", "rwkv7_channel_mix", "none"];
 
     /// <summary>The MLP module, or null for "none".</summary>
-    public static nn.Module<Tensor, Tensor>? Create(string kind, ModelConfig config, double outputInitStd) => kind switch
+    public static nn.Module<Tensor, Tensor>? Create(string kind, ModelConfig config, double outputInitStd, int layer = 0) => kind switch
     {
         "swiglu" => new SwiGluMlp(config.Dim, config.FfnHiddenSize, outputInitStd),
         "glu" => new GluMlp(config.Dim, config.FfnHiddenSize, config.GluActivation ?? "swish", outputInitStd),
         "rwkv_channel_mix" => new Mixers.Rwkv4ChannelMix(config.Dim, config.FfnHidden ?? 4 * config.Dim, outputInitStd),
+        "rwkv7_channel_mix" => new Mixers.Rwkv7ChannelMix(config.Dim, config.FfnHidden ?? 4 * config.Dim, layer, config.Layers),
         "none" => null,
         _ => throw new ConfigException($"unknown mlp '{kind}' (known: {string.Join(", ", Names)})"),
     };

@@ -94,6 +94,13 @@ public sealed record ModelConfig
     public int? SsmChunkSize { get; init; }
     /// <summary>Mamba-2: the gated RMSNorm normalises before the SiLU(z) gate (null: false, norm(y · SiLU(z)), the official default).</summary>
     public bool? NormBeforeGate { get; init; }
+    /// <summary>RWKV-7: ranks of the low-rank maps for the decay (official D_DECAY_LORA), the in-context learning rate
+    /// (D_AAA_LORA), the value residual (D_MV_LORA) and the output gate (D_GATE_LORA); null: the official suggestion
+    /// max(32, round(f·√dim/32)·32) with f = 2.5, 2.5, 1.7, 5.</summary>
+    public int? DecayLora { get; init; }
+    public int? IclrLora { get; init; }
+    public int? ValueLora { get; init; }
+    public int? GateLora { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
@@ -147,6 +154,10 @@ public sealed record ModelConfig
         if (Expand is double ex && !(ex > 0 && double.IsFinite(ex) && ex * Dim >= 1 && ex * Dim <= ModelLimits.Width))
             throw new ConfigException($"model config: 'expand' must be a positive number with 1 ≤ expand·dim ≤ {ModelLimits.Width}, got {ex}");
         if (DtRank is int dr) InRange("dt_rank", dr, ModelLimits.Width);
+        if (DecayLora is int dl) InRange("decay_lora", dl, ModelLimits.Width);
+        if (IclrLora is int il) InRange("iclr_lora", il, ModelLimits.Width);
+        if (ValueLora is int vl) InRange("value_lora", vl, ModelLimits.Width);
+        if (GateLora is int gl) InRange("gate_lora", gl, ModelLimits.Width);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
         if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");

@@ -96,6 +96,10 @@ public static class ModelSize
                        + (width + bc) * config.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
                        + 3 * heads + width                                                            // dt_bias, A_log, D, norm
                        + width * dim + (biases ? dim : 0);                                            // out_proj
+            case Rwkv7.Name:
+                double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
+                               + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
+                return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
             default:
                 throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
         }
@@ -108,6 +112,7 @@ public static class ModelSize
         {
             "swiglu" or "glu" => 3 * dim * FfnHidden(config),
             "rwkv_channel_mix" => 2 * dim + 2 * dim * (config.FfnHidden ?? 4.0 * dim) + dim * dim,
+            "rwkv7_channel_mix" => dim + 2 * dim * (config.FfnHidden ?? 4.0 * dim),
             _ => 0,
         };
     }
@@ -127,6 +132,7 @@ public static class ModelSize
             "mamba" => Math.Floor((config.Expand ?? 2) * dim) * (config.ConvKernel - 1 + config.SsmStateSize),
             "mamba2" => (Math.Floor((config.Expand ?? 2) * dim) + 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128)) * (config.ConvKernel - 1)
                         + Math.Floor((config.Expand ?? 2) * dim) * (config.DState ?? 128),
+            Rwkv7.Name => dim + dim * (config.Dim / config.Heads) + dim, // time-mix shift, WKV state H·N²; channel-mix shift
             _ => 0,
         };
     }

@@ -1,0 +1,76 @@
+using ArchLab.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ArchLab.Mixers;
+
+/// <summary>
+/// RWKV-7 channel mixing, the block's feed-forward (BlinkDL RWKV-LM RWKV_CMix_x070): one token shift
+/// x_k = x + (x' − x) ⊙ μ_k with the previous token's input x', then W_v relu(W_k x_k)². Unlike RWKV-4's
+/// (<see cref="Rwkv4ChannelMix"/>) it has no receptance gate and mixes towards the previous token with μ rather than
+/// towards the current one. It reads the previous token, so it is stateful and implements <see cref="IMixer"/>.
+/// Official init: μ_k = 1 − (i/dim)^((1 − l/L)⁴), W_k orthogonal, W_v zero (generate_init_weight).
+/// </summary>
+public sealed class Rwkv7ChannelMix : nn.Module<Tensor, Tensor>, IMixer
+{
+    public readonly Parameter x_k;
+    public readonly Projection key, value;
+    readonly int dim, hidden;
+
+    public Rwkv7ChannelMix(int dim, int hidden, int layer, int layers) : base(nameof(Rwkv7ChannelMix))
+    {
+        this.dim = dim;
+        this.hidden = hidden;
+        x_k = new Parameter(Rwkv7.ShiftMix(dim, Math.Pow(Rwkv7.Ratios(layer, layers).OneToAlmostZero, 4)));
+        key = new Projection(dim, hidden);
+        value = new Projection(hidden, dim);
+        using (no_grad())
+        {
+            nn.init.orthogonal_(key.weight, 1.0);
+            value.weight.zero_();
+        }
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x).Output;
+
+    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], time = x.shape[1];
+        var state = MixerState.As<Rwkv4ChannelMixState>(initial, "RWKV-7 channel mixing");
+        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
+
+        var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
+        var y = Mix(x, cat([first, x.narrow(1, 0, time - 1)], 1));
+        MixerState? final = null;
+        if (returnFinal)
+        {
+            var target = state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device);
+            target.Advance(x.select(1, time - 1).clone(), time);
+            final = target;
+        }
+        return (y.MoveToOuterDisposeScope(), final);
+    }
+
+    public Tensor Step(Tensor x, MixerState state)
+    {
+        using var scope = NewDisposeScope();
+        var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-7 channel mixing");
+        var y = Mix(x, s.Shift);
+        s.Advance(x.alias(), 1);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    Tensor Mix(Tensor x, Tensor previous) => value.call(nn.functional.relu(key.call(x + (previous - x) * x_k)).square());
+
+    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+        new Rwkv4ChannelMixState(batch, dim, dtype, device);
+
+    /// <summary>The previous input [B, dim]: independent of length.</summary>
+    public long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * Attention.ElementSize(dtype);
+
+    /// <summary>The token shift (3 per channel: difference, scale, add), relu and square (2 per hidden unit).</summary>
+    public long NonParameterFlopsPerToken(long contextLength) => 3L * dim + 2L * hidden;
+}

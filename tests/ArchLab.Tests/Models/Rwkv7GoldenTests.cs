@@ -1,0 +1,182 @@
+using System.Text.Json.Nodes;
+using ArchLab.Checkpoints;
+using ArchLab.Inference;
+using ArchLab.Mixers;
+using ArchLab.Models;
+using ArchLab.Tests.TestSupport;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ArchLab.Tests.Models;
+
+/// <summary>
+/// BlinkDL's RWKV-7 (golden case: RWKV-LM RWKV-v7 official init, logits from rwkv_v7_demo.py GPT mode and
+/// rwkv_v7_demo_fast.py RNN and sequence-with-state modes in float32, and rwkv_v7_numpy.py in float64), loaded from the
+/// training checkpoint layout and run in every mode, with the chunked and the recurrent WKV.
+/// </summary>
+public class Rwkv7GoldenTests
+{
+    static readonly GoldenCase Case = new("rwkv7", "case1_d64_h16_L2");
+
+    static LanguageModel Load(bool chunkedWkv)
+    {
+        var model = ModelLoader.Load(Case.Dir);
+        foreach (var mixer in model.modules().OfType<Rwkv7TimeMix>()) mixer.UseChunkedWkv = chunkedWkv;
+        return model;
+    }
+
+    [Theory]
+    [InlineData("logits_parallel", DecodeMode.Parallel, true)]
+    [InlineData("logits_parallel", DecodeMode.Parallel, false)]
+    [InlineData("logits_recurrent", DecodeMode.Recurrent, true)]
+    [InlineData("logits_prefill_step", DecodeMode.PrefillStep, true)]
+    [InlineData("logits_prefill_step", DecodeMode.PrefillStep, false)]
+    [InlineData("logits_parallel", DecodeMode.Chunked, true)]
+    public void MatchesOfficialFloat32Logits(string key, DecodeMode mode, bool chunkedWkv)
+    {
+        using var io = Case.ReadIo();
+        using var model = Load(chunkedWkv);
+        Assert.Equal(Rwkv7.Name, model.Config.Arch);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
+        Assert.Equal(ScalarType.Float32, logits.dtype);
+        TensorAssert.Close(io[key], logits, 1e-5, $"{key} ({mode}, chunked WKV {chunkedWkv}) float32");
+    }
+
+    [Theory]
+    [InlineData(DecodeMode.Recurrent, true)]
+    [InlineData(DecodeMode.Parallel, true)]
+    [InlineData(DecodeMode.Parallel, false)]
+    [InlineData(DecodeMode.PrefillStep, true)]
+    [InlineData(DecodeMode.Chunked, true)]
+    public void MatchesOfficialFloat64Logits(DecodeMode mode, bool chunkedWkv)
+    {
+        using var io = Case.ReadIo();
+        using var model = Load(chunkedWkv);
+        model.to(ScalarType.Float64);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], mode, prefill: 16, chunk: 8);
+        TensorAssert.Close(io["logits_recurrent_f64"], logits, 1e-9, $"logits_recurrent_f64 ({mode}, chunked WKV {chunkedWkv}) float64");
+    }
+
+    [Fact]
+    public void ImportsTheConfigAndShapes()
+    {
+        using var model = ModelLoader.Load(Case.Dir, "rwkv7");
+        var c = model.Config;
+        Assert.Equal((64, 2, 4, 16, 256, 97, true, false), (c.Dim, c.Layers, c.Heads, c.HeadDim, c.FfnHidden, c.VocabSize, c.EmbeddingNorm, c.TiedEmbeddings));
+        Assert.Equal((32, 32, 32, 32), (c.DecayLora, c.IclrLora, c.ValueLora, c.GateLora));
+        Assert.Equal(["layernorm", "rwkv7_channel_mix"], new[] { c.NormOf(0), c.MlpOf(0) });
+        var mixers = model.modules().OfType<Rwkv7TimeMix>().ToArray();
+        Assert.Equal([true, false], mixers.Select(m => m.IsFirstLayer));
+    }
+
+    [Fact]
+    public void LoadsAReleasedCheckpointWithoutTheFirstLayersValueResidual()
+    {
+        // Released checkpoints drop blocks.0.att.v0/v1/v2 (the first layer never reads them) and ship no config fields.
+        string dir = Modified(weights => { foreach (var p in new[] { "v0", "v1", "v2" }) weights.Remove($"blocks.0.att.{p}"); },
+                              config => { foreach (var f in config.Select(p => p.Key).ToArray()) config.Remove(f); });
+        try
+        {
+            using var io = Case.ReadIo();
+            using var model = ModelLoader.Load(dir);
+            using var logits = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
+            TensorAssert.Close(io["logits_parallel"], logits, 1e-5, "released layout");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void SavedInArchLabLayoutReloadsToTheSameLogits()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-archlab-{Guid.NewGuid():N}");
+        try
+        {
+            using var io = Case.ReadIo();
+            using var model = ModelLoader.Load(Case.Dir);
+            ModelCheckpoint.Save(dir, model);
+            using var reloaded = ModelLoader.Load(dir);
+            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
+            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
+            TensorAssert.Close(expected, actual, 0, "archlab round trip");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Theory]
+    [InlineData("blocks.1.att.v1")]
+    [InlineData("blocks.0.ln0.weight")]
+    [InlineData("blocks.1.att.ln_x.bias")]
+    [InlineData("blocks.0.ffn.x_k")]
+    [InlineData("head.weight")]
+    public void MissingTensorIsNamed(string name)
+    {
+        var e = LoadModified(weights => weights.Remove(name));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains($"missing tensor '{name}'", e.Message);
+    }
+
+    [Theory]
+    [InlineData("blocks.0.att.x_w", new long[] { 1, 1, 63 })]
+    [InlineData("blocks.1.att.w2", new long[] { 32, 65 })]
+    [InlineData("blocks.1.att.r_k", new long[] { 4, 15 })]
+    public void WrongShapeIsNamed(string name, long[] shape)
+    {
+        var e = LoadModified(weights => weights[name] = zeros(shape));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains($"'{name}' has shape [{string.Join(", ", shape)}]", e.Message);
+    }
+
+    [Fact]
+    public void HeadSizeThatDoesNotDivideTheWidthIsRefused()
+    {
+        var e = LoadModified(weights => weights["blocks.0.att.r_k"] = zeros(3, 16));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains("'blocks.0.att.r_k' is [3, 16]", e.Message);
+    }
+
+    [Fact]
+    public void UnexpectedTensorIsNamed()
+    {
+        var e = LoadModified(weights => weights["blocks.1.ln0.weight"] = zeros(64));
+        Assert.IsType<CheckpointException>(e);
+        Assert.Contains("blocks.1.ln0.weight", e.Message);
+    }
+
+    [Theory]
+    [InlineData("n_head", "4", "unknown config field 'n_head'")]
+    [InlineData("D_DECAY_LORA", "64", "'D_DECAY_LORA' = 64 disagrees with the weights (32)")]
+    [InlineData("head_size_a", "64", "'head_size_a' = 64 disagrees")]
+    [InlineData("dim_att", "128", "'dim_att' = 128 is not supported")]
+    [InlineData("my_testing", "\"x060\"", "'my_testing'")]
+    [InlineData("n_embd", "\"wide\"", "'n_embd'")]
+    public void BadConfigFieldIsNamed(string field, string json, string message)
+    {
+        var e = LoadModified(config: c => c[field] = JsonNode.Parse(json));
+        Assert.IsType<ConfigException>(e);
+        Assert.Contains(message, e.Message);
+    }
+
+    /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv7 and returns what was thrown.</summary>
+    static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
+    {
+        string dir = Modified(weights, config);
+        try { return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv7").Dispose()); }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    static string Modified(Action<Dictionary<string, Tensor>>? weights, Action<JsonObject>? config)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-case-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
+        {
+            var tensors = new Dictionary<string, Tensor>(file.Tensors);
+            weights?.Invoke(tensors);
+            Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
+        }
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
+        config?.Invoke(json);
+        File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
+        return dir;
+    }
+}

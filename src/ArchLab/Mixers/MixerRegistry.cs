@@ -15,6 +15,7 @@ public static class MixerRegistry
         ["retnet"] = new((config, outputStd) => new Retention(config), "rmsnorm", "glu"),
         ["rwkv4"] = new((config, outputStd) => new Rwkv4TimeMix(config, outputStd), "layernorm", "rwkv_channel_mix", EmbeddingNorm: true),
         ["mamba"] = new((config, _) => new Mamba(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
+        ["gated_deltanet"] = new((config, _) => new GatedDeltaNet(config), "rmsnorm", "swiglu"), // fla's init: N(0, 0.02) everywhere
     };
 
     /// <summary>Other spellings users type.</summary>

@@ -88,6 +88,8 @@ public static class ModelSize
                        + rank * inner + inner                                 // dt_proj
                        + inner * dim + (projBias ? dim : 0)                   // out_proj
                        + inner * state + inner;                               // A_log, D
+            case "gated_deltanet":
+                return GatedDeltaNet.ParameterCount(config);
             default:
                 throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
         }
@@ -117,6 +119,7 @@ public static class ModelSize
             "retnet" => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
             "rwkv4" => dim + 3.0 * config.DimAttention + dim, // time-mix shift, a, b, p; channel-mix shift
             "mamba" => Math.Floor((config.Expand ?? 2) * dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+            "gated_deltanet" => GatedDeltaNet.StateElements(config),
             _ => 0,
         };
     }

@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -29,7 +31,7 @@ public enum GatedDeltaRuleForm
 /// </code>
 /// Blocks around it are the LLaMA-style pre-norm blocks with a SwiGLU MLP (fla's GatedDeltaNetBlock with GatedMLP).
 /// </summary>
-public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer
+public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 {
     public readonly Projection q_proj, k_proj, v_proj, a_proj, b_proj, o_proj;
     public readonly Projection? g_proj;
@@ -102,6 +104,18 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer
         A_log.copy_(empty(valueHeads).uniform_(0, AMax).log());
         using var dt = exp(rand(valueHeads) * (Math.Log(DtMax) - Math.Log(DtMin)) + Math.Log(DtMin)).clamp_min(DtInitFloor);
         dt_bias.copy_(dt + log(-expm1(-dt)));
+    }
+
+    /// <summary>The engine twin (<see cref="LeanGatedDeltaNet"/>): the step in float32 arrays.</summary>
+    public ILeanLayer ToLean(LeanBuilder b)
+    {
+        using var scope = NewDisposeScope();
+        float[]? conv = q_conv1d is null ? null
+            : LeanBuilder.Vector(cat([q_conv1d.weight!, k_conv1d!.weight!, v_conv1d!.weight!], 0));
+        return new LeanGatedDeltaNet(b.Matrix(q_proj), b.Matrix(k_proj), b.Matrix(v_proj), b.Matrix(a_proj), b.Matrix(b_proj),
+            g_proj is null ? null : b.Matrix(g_proj), b.Matrix(o_proj), conv, LeanBuilder.Vector(-A_log.exp()), LeanBuilder.Vector(dt_bias),
+            LeanBuilder.Vector(o_norm.weight),
+            new LeanGatedDeltaNetShape(heads, valueHeads, keyDim, valueDim, kernel, (float)o_norm.Eps, negativeEigenvalues, g_proj is not null));
     }
 
     /// <summary>Query/key head size: key_head_dim, else dim / heads.</summary>

@@ -10,7 +10,7 @@ namespace ArchLab.Checkpoints;
 /// </summary>
 public static class ModelLoader
 {
-    public static readonly IReadOnlyList<IModelImporter> Importers = [new LlamaImporter(), new RetNetImporter(), new Rwkv4Importer(), new Mamba2Importer(), new MambaImporter(), new Rwkv7Importer()];
+    public static readonly IReadOnlyList<IModelImporter> Importers = [new LlamaImporter(), new RetNetImporter(), new Rwkv4Importer(), new Mamba2Importer(), new MambaImporter(), new Rwkv7Importer(), new GatedDeltaNetImporter()];
 
     public static IEnumerable<string> Formats => new[] { "auto", "archlab" }.Concat(Importers.Select(i => i.Name));
 

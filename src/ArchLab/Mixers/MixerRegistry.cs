@@ -20,6 +20,7 @@ public static class MixerRegistry
         ["mamba2"] = new((config, _) => new Mamba2(config), "rmsnorm", "none"), // official init, not the GPT-2 output std
         [Rwkv7.Name] = new((config, _) => new Rwkv7TimeMix(config, 0), "layernorm", "rwkv7_channel_mix", EmbeddingNorm: true,
             CreateAtLayer: (config, layer, _) => new Rwkv7TimeMix(config, layer)), // official init
+        ["gated_deltanet"] = new((config, _) => new GatedDeltaNet(config), "rmsnorm", "swiglu"), // fla's init: N(0, 0.02) everywhere
     };
 
     /// <summary>Other spellings users type.</summary>

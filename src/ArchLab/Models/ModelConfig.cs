@@ -101,6 +101,21 @@ public sealed record ModelConfig
     public int? IclrLora { get; init; }
     public int? ValueLora { get; init; }
     public int? GateLora { get; init; }
+    /// <summary>Gated DeltaNet: size of a query/key head (fla head_dim; null: dim / heads). <see cref="Heads"/> is the
+    /// number of query/key heads; the short-convolution width is <see cref="DConv"/>.</summary>
+    public int? KeyHeadDim { get; init; }
+    /// <summary>Gated DeltaNet: value head size = value_expand · key head size (fla expand_v; null: 2).</summary>
+    public double? ValueExpand { get; init; }
+    /// <summary>Gated DeltaNet: number of value heads, a multiple of <see cref="Heads"/> (fla num_v_heads, grouped value heads; null: heads).</summary>
+    public int? ValueHeads { get; init; }
+    /// <summary>Gated DeltaNet: output gate, a gated RMSNorm with g_proj (fla use_gate; null: true).</summary>
+    public bool? OutputGate { get; init; }
+    /// <summary>Gated DeltaNet: short causal convolutions on q, k and v (fla use_short_conv; null: true).</summary>
+    public bool? ShortConv { get; init; }
+    /// <summary>Gated DeltaNet: β in (0, 2) instead of (0, 1), allowing negative eigenvalues (fla allow_neg_eigval; null: false).</summary>
+    public bool? NegativeEigenvalues { get; init; }
+    /// <summary>Gated DeltaNet: chunk length of the chunked (WY) form (null: 64, fla's kernel default).</summary>
+    public int? DeltaChunkSize { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
@@ -110,6 +125,10 @@ public sealed record ModelConfig
     [JsonIgnore] public int ConvKernel => DConv ?? 4;
     [JsonIgnore] public int InnerDim => (int)Math.Min((Expand ?? 2) * Dim, int.MaxValue);
     [JsonIgnore] public int DtRankSize => DtRank ?? (Dim + 15) / 16;
+
+    /// <summary>Every layer is Gated DeltaNet with its own key head size, so dim need not split evenly across heads.</summary>
+    bool HeadSizeIndependentOfDim =>
+        KeyHeadDim is not null && (LayerPattern ?? [Arch]).All(name => name is not null && Mixers.MixerRegistry.Canonical(name) == "gated_deltanet");
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
     public string NormOf(int layer) => Norm ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultNorm;
@@ -160,14 +179,18 @@ public sealed record ModelConfig
         if (GateLora is int gl) InRange("gate_lora", gl, ModelLimits.Width);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
-        if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
-        if (HeadDim % 2 != 0) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
+        if (!HeadSizeIndependentOfDim)
+        {
+            if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
+            if (HeadDim % 2 != 0) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
+        }
         if (Heads % KvHeadCount != 0) throw new ConfigException($"model config: 'heads' ({Heads}) must be a multiple of 'kv_heads' ({KvHeadCount})");
         if (LayerPattern is { } pattern && pattern.Length != Layers)
             throw new ConfigException($"model config: 'layer_pattern' has {pattern.Length} entries but 'layers' is {Layers}");
         for (int i = 0; i < Layers; i++)
             if (!Mixers.MixerRegistry.IsKnown(MixerOf(i)))
                 throw new ConfigException($"model config: unknown mixer '{MixerOf(i)}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
+        if (Enumerable.Range(0, Layers).Any(i => Mixers.MixerRegistry.Canonical(MixerOf(i)) == "gated_deltanet")) Mixers.GatedDeltaNet.Validate(this);
         if (Norm is not null && !Norms.Names.Contains(Norm))
             throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
         if (Mlp is not null && !Mlps.Names.Contains(Mlp))

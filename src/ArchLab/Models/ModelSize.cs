@@ -100,6 +100,8 @@ public static class ModelSize
                 double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
                                + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
                 return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
+            case "gated_deltanet":
+                return GatedDeltaNet.ParameterCount(config);
             default:
                 throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
         }
@@ -133,6 +135,7 @@ public static class ModelSize
             "mamba2" => (Math.Floor((config.Expand ?? 2) * dim) + 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128)) * (config.ConvKernel - 1)
                         + Math.Floor((config.Expand ?? 2) * dim) * (config.DState ?? 128),
             Rwkv7.Name => dim + dim * (config.Dim / config.Heads) + dim, // time-mix shift, WKV state H·N²; channel-mix shift
+            "gated_deltanet" => GatedDeltaNet.StateElements(config),
             _ => 0,
         };
     }

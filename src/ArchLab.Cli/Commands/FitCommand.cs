@@ -28,7 +28,7 @@ public static class FitCommand
             string folder = p.GetValue(dir)!;
             if (!Directory.Exists(folder)) throw new ArgumentException($"{folder} is not a folder");
             string cmd = "archlab fit " + string.Join(' ', Environment.GetCommandLineArgs().Skip(2));
-            SweepFitter.Fit(folder, new ChinchillaFits.Options(p.GetValue(bootstrap), p.GetValue(parametricBootstrap), p.GetValue(seed), starts),
+            SweepFitter.Fit(folder, new ChinchillaFits.Options(p.GetValue(bootstrap), p.GetValue(parametricBootstrap), p.GetValue(seed), starts, Progress: Console.Out),
                 p.GetValue(total), cmd, Console.Out);
             Console.WriteLine($"wrote {Path.Combine(folder, "fits.json")}, fits.csv, isoflop-*.html, optimal-*.html, frontier.html");
             return 0;

@@ -20,7 +20,7 @@ public static class LadderCheck
     public const int MinSizes = 3;
 
     public static IReadOnlyList<LadderEnd> Measured(string arch, IEnumerable<ScalingPoint> points) =>
-        SeedMeans(points).GroupBy(p => p.Budget ?? p.C).OrderBy(g => g.Key)
+        ChinchillaFits.ByBudget(SeedMeans(points)).OrderBy(g => g.Key)
             .Select(g => Check(arch, g.Key, g.Select(p => (p.N, p.Loss)).ToList(), "measured", lowerIsBetter: true))
             .OfType<LadderEnd>().ToList();
 

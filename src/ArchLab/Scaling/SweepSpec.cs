@@ -214,7 +214,7 @@ public sealed record ExtraSeeds
         if (Budgets is null || Budgets.Length == 0) throw Bad("'budgets' is empty");
         var planned = computeBudgets ?? tokenBudgets?.Select(t => (double)t).ToArray() ?? [];
         foreach (var b in Budgets)
-            if (!planned.Contains(b)) throw Bad($"{b:G} is not one of the sweep's budgets ({string.Join(", ", planned.Select(p => p.ToString("G")))})");
+            if (!planned.Contains(b)) throw Bad($"{SweepPlanner.Label(b)} is not one of the sweep's budgets ({string.Join(", ", planned.Select(SweepPlanner.Label))})");
     }
 }
 

@@ -14,7 +14,7 @@ public sealed record ArchitectureFits(string Arch, int Runs, string Parameters, 
 /// <summary>
 /// Reads a sweep folder's <c>runs.jsonl</c>, fits every architecture (<see cref="ChinchillaFits"/>), and writes
 /// <c>fits.json</c>, <c>fits.csv</c> and the charts (<c>isoflop-&lt;arch&gt;.html</c>, <c>optimal-&lt;arch&gt;.html</c>,
-/// <c>frontier.html</c>) into the same folder.
+/// <c>frontier.html</c>) into the same folder; with total parameters, <c>fits-total.json</c>, <c>isoflop-total-&lt;arch&gt;.html</c> and so on.
 /// </summary>
 public static class SweepFitter
 {
@@ -23,6 +23,7 @@ public static class SweepFitter
         string runsPath = Path.Combine(sweepDir, "runs.jsonl");
         if (!File.Exists(runsPath)) throw new ArgumentException($"{sweepDir} has no runs.jsonl (run `archlab sweep run` first)");
         var runs = new RunsFile(runsPath).Read();
+        string tag = FileTag(totalParams);
         if (runs.Count == 0) throw new ArgumentException($"{runsPath} holds no finished runs");
         var byArch = runs.GroupBy(r => r.Arch).ToDictionary(g => g.Key, g => (IReadOnlyList<ScalingPoint>)g.Select(r => ScalingPoint.From(r, totalParams)).ToList());
         var results = new List<ArchitectureFits>();
@@ -52,11 +53,11 @@ public static class SweepFitter
             log?.WriteLine(ends.Length == 0 ? "  every budget's best size has a smaller and a larger size beside it"
                                             : $"  {ends.Length} budget(s) whose optimum the ladder does not bracket:");
             foreach (var e in ends) log?.WriteLine($"    {e}");
-            ChartFile.Save(ScalingPlots.IsoFlop(arch, points, a2), Path.Combine(sweepDir, $"isoflop-{arch}.html"), png: false);
-            ChartFile.Save(ScalingPlots.Optimal(arch, new[] { a1, a2, a3 }.OfType<ApproachFit>()), Path.Combine(sweepDir, $"optimal-{arch}.html"), png: false);
+            ChartFile.Save(ScalingPlots.IsoFlop(arch, points, a2), Path.Combine(sweepDir, $"isoflop{tag}-{arch}.html"), png: false);
+            ChartFile.Save(ScalingPlots.Optimal(arch, new[] { a1, a2, a3 }.OfType<ApproachFit>()), Path.Combine(sweepDir, $"optimal{tag}-{arch}.html"), png: false);
         }
         ChartFile.Save(ScalingPlots.Frontier(byArch), Path.Combine(sweepDir, "frontier.html"), png: false);
-        AtomicFile.WriteAllText(Path.Combine(sweepDir, "fits.json"), JsonSerializer.Serialize(new { command, runs = runs.Count, fits = results }, FitJson));
+        AtomicFile.WriteAllText(Path.Combine(sweepDir, $"fits{tag}.json"), JsonSerializer.Serialize(new { command, runs = runs.Count, fits = results }, FitJson));
         var table = new CsvTable("arch", "runs", "approach", "n_exponent_a", "a_low", "a_high", "d_exponent_b", "b_low", "b_high",
             "reference_compute", "tokens_per_param", "tpp_low", "tpp_high", "bootstrap_fits", "unbracketed_budgets");
         table.Comment($"command: {command}");
@@ -66,9 +67,13 @@ public static class SweepFitter
                 if (a is not null && a.Band.Length > 0)
                     table.Add(f.Arch, f.Runs, name, a.NExponent.Value, a.NExponent.Low, a.NExponent.High, a.DExponent.Value, a.DExponent.Low, a.DExponent.High,
                         a.ReferenceCompute, a.TokensPerParam.Value, a.TokensPerParam.Low, a.TokensPerParam.High, a.BootstrapFits, f.LadderEnds?.Length ?? 0);
-        table.Save(Path.Combine(sweepDir, "fits.csv"));
+        table.Save(Path.Combine(sweepDir, $"fits{tag}.csv"));
         return results;
     }
+
+    /// <summary>What the output files of a fit with total parameters have in their names ("fits-total.json"), so the fits
+    /// with non-embedding and with total N sit side by side. The frontier (loss against compute) is the same for both.</summary>
+    public static string FileTag(bool totalParams) => totalParams ? "-total" : "";
 
     static readonly JsonSerializerOptions FitJson = new(ModelConfig.Json)
     {

@@ -152,6 +152,18 @@ public class SweepCliTests
             foreach (var chart in new[] { "isoflop-transformer.html", "optimal-transformer.html", "frontier.html" })
                 Assert.Contains("plotly", File.ReadAllText(Path.Combine(dir, chart)));
             Assert.Contains("tokens_per_param", File.ReadAllText(Path.Combine(dir, "fits.csv")));
+            Assert.Contains("approach 3: L-BFGS start 243/243", stdout); // progress through the slow part
+            Assert.Contains("every budget's best size has a smaller and a larger size beside it", stdout);
+
+            // total parameters: their own files beside the non-embedding ones
+            string nonEmbedding = File.ReadAllText(Path.Combine(dir, "fits.json"));
+            (code, stdout, stderr) = ArchLabCli.Run("fit", dir, "--bootstrap", "30", "--parametric-bootstrap", "3", "--grid", "coarse", "--total-params");
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Equal(nonEmbedding, File.ReadAllText(Path.Combine(dir, "fits.json")));
+            var total = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits-total.json")))!["fits"]![0]!;
+            Assert.Equal("total", total["parameters"]!.GetValue<string>());
+            foreach (var name in new[] { "fits-total.csv", "isoflop-total-transformer.html", "optimal-total-transformer.html" })
+                Assert.True(File.Exists(Path.Combine(dir, name)), name);
         }
         finally { Directory.Delete(dir, true); }
     }

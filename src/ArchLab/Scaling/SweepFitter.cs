@@ -18,13 +18,22 @@ public sealed record ArchitectureFits(string Arch, int Runs, string Parameters, 
 /// </summary>
 public static class SweepFitter
 {
-    public static IReadOnlyList<ArchitectureFits> Fit(string sweepDir, ChinchillaFits.Options options, bool totalParams, string command, TextWriter? log = null)
+    /// <param name="maxBudget">When set, only runs of budgets up to this one are fitted (the completed budgets of a sweep
+    /// still running).</param>
+    public static IReadOnlyList<ArchitectureFits> Fit(string sweepDir, ChinchillaFits.Options options, bool totalParams, string command, TextWriter? log = null,
+        double? maxBudget = null)
     {
         string runsPath = Path.Combine(sweepDir, "runs.jsonl");
         if (!File.Exists(runsPath)) throw new ArgumentException($"{sweepDir} has no runs.jsonl (run `archlab sweep run` first)");
         var runs = new RunsFile(runsPath).Read();
         string tag = FileTag(totalParams);
-        if (runs.Count == 0) throw new ArgumentException($"{runsPath} holds no finished runs");
+        if (maxBudget is double max)
+        {
+            int all = runs.Count;
+            runs = runs.Where(r => (r.ComputeBudget ?? r.TokenBudget ?? r.Compute) <= max * (1 + 1e-9)).ToList();
+            log?.WriteLine($"--max-budget {SweepPlanner.Label(max)}: fitting {runs.Count} of the {all} runs");
+        }
+        if (runs.Count == 0) throw new ArgumentException($"{runsPath} holds no finished runs" + (maxBudget is null ? "" : " at or below --max-budget"));
         var byArch = runs.GroupBy(r => r.Arch).ToDictionary(g => g.Key, g => (IReadOnlyList<ScalingPoint>)g.Select(r => ScalingPoint.From(r, totalParams)).ToList());
         var results = new List<ArchitectureFits>();
         foreach (var (arch, points) in byArch)

@@ -164,6 +164,15 @@ public class SweepCliTests
             Assert.Equal("total", total["parameters"]!.GetValue<string>());
             foreach (var name in new[] { "fits-total.csv", "isoflop-total-transformer.html", "optimal-total-transformer.html" })
                 Assert.True(File.Exists(Path.Combine(dir, name)), name);
+
+            // the completed budgets of a sweep still running: 2 of the 3 budgets, 14 of the 21 runs
+            (code, stdout, stderr) = ArchLabCli.Run("fit", dir, "--bootstrap", "30", "--parametric-bootstrap", "3", "--grid", "coarse", "--max-budget", "1e11");
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("fitting 14 of the 21 runs", stdout);
+            Assert.Equal(14, JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits.json")))!["runs"]!.GetValue<int>());
+            (code, _, stderr) = ArchLabCli.Run("fit", dir, "--max-budget", "-1");
+            Assert.NotEqual(0, code);
+            Assert.Contains("--max-budget must be positive", stderr);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -31,12 +31,17 @@ public static class SweepCommand
         command.SetAction(p =>
         {
             var s = SweepSpec.Load(p.GetValue(spec)!);
-            var done = new RunsFile(Path.Combine(OutDir(p.GetValue(spec)!, p.GetValue(output)), "runs.jsonl")).FinishedIds();
+            var finished = new RunsFile(Path.Combine(OutDir(p.GetValue(spec)!, p.GetValue(output)), "runs.jsonl")).Read();
+            var done = finished.Select(r => r.Id).ToHashSet();
             var plans = SweepPlanner.Plan(s);
-            Console.WriteLine($"{"run",-36} {"non-emb N",10} {"FLOP/token",11} {"tokens",11} {"steps",6} {"compute",9}  done");
+            Console.WriteLine($"{"run",-44} {"non-emb N",10} {"FLOP/token",11} {"tokens",12} {"tok/param",9} {"steps",7} {"compute",9}  done");
             foreach (var r in plans)
-                Console.WriteLine($"{r.Id,-36} {r.NonEmbeddingParams,10:N0} {r.FlopsPerToken,11:N0} {r.Tokens,11:N0} {r.Train.Steps,6} {r.Compute,9:0.00e0}  {(done.Contains(r.Id) ? "yes" : "")}");
+                Console.WriteLine($"{r.Id,-44} {r.NonEmbeddingParams,10:N0} {r.FlopsPerToken,11:N0} {r.Tokens,12:N0} {(double)r.Tokens / r.NonEmbeddingParams,9:N0} {r.Train.Steps,7} {r.Compute,9:0.00e0}  {(done.Contains(r.Id) ? "yes" : "")}");
             Console.WriteLine($"{plans.Count} runs, {plans.Sum(r => r.Compute):0.00e0} training FLOPs in all, {plans.Count(r => done.Contains(r.Id))} done");
+            var ends = LadderCheck.Planned(s, plans, finished);
+            Console.WriteLine(ends.Count == 0 ? "every budget's best size has a smaller and a larger size beside it"
+                                              : $"{ends.Count} budget(s) whose best size is at an end of the ladder:");
+            foreach (var end in ends) Console.WriteLine($"  {end}");
             return 0;
         });
         return command;
@@ -55,7 +60,7 @@ public static class SweepCommand
             var s = SweepSpec.Load(specPath);
             string outDir = OutDir(specPath, p.GetValue(output));
             PrepareOutDir(outDir);
-            var plans = SweepPlanner.Plan(s);
+            var plans = SweepPlanner.Plan(s, Path.Combine(outDir, PlanCacheFile));
             var self = SelfCommand();
             var summary = LocalSweepRunner.Run(plans, outDir, p.GetValue(workers), plan =>
             {
@@ -83,13 +88,13 @@ public static class SweepCommand
             string specPath = p.GetValue(spec)!;
             var s = SweepSpec.Load(specPath);
             string outDir = OutDir(specPath, p.GetValue(output));
-            var plan = SweepPlanner.Plan(s).FirstOrDefault(r => r.Id == p.GetValue(run))
+            PrepareOutDir(outDir);
+            var plan = SweepPlanner.Plan(s, Path.Combine(outDir, PlanCacheFile)).FirstOrDefault(r => r.Id == p.GetValue(run))
                        ?? throw new ArgumentException($"--run: '{p.GetValue(run)}' is not a run of {specPath} (see `archlab sweep plan`)");
             TorchRuntime.SetThreads(s.Threads);
             var corpus = RunData.LoadCorpus(s.Data);
             var tokenizer = Tokenizers.Create(s.Tokenizer, corpus, Console.Out);
             using var tokens = TokenizedCorpus.Load(corpus, tokenizer, log: Console.Out);
-            PrepareOutDir(outDir);
             SweepRun.Execute(s, plan, tokens, outDir, TorchRuntime.ParseDevice(p.GetValue(device)!), Console.Out);
             return 0;
         });
@@ -132,11 +137,14 @@ public static class SweepCommand
         return Path.GetFileNameWithoutExtension(process) == "dotnet" ? [process, dll] : [process];
     }
 
+    /// <summary>The planned runs of the spec, kept between the worker processes of one build (see SweepPlanner.Plan).</summary>
+    const string PlanCacheFile = "plan-cache.json";
+
     /// <summary>Creates the results folder with a .gitignore for the bulky per-run folders.</summary>
     static void PrepareOutDir(string outDir)
     {
         Directory.CreateDirectory(outDir);
         string ignore = Path.Combine(outDir, ".gitignore");
-        if (!File.Exists(ignore)) IO.AtomicFile.WriteAllText(ignore, "runs/\nslurm/logs/\n*.lock\n");
+        if (!File.Exists(ignore)) IO.AtomicFile.WriteAllText(ignore, $"runs/\nslurm/logs/\n*.lock\n{PlanCacheFile}\n");
     }
 }

@@ -39,7 +39,9 @@ public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Es
 /// </summary>
 public static class ChinchillaFits
 {
-    public sealed record Options(int Bootstrap = 200, int ParametricBootstrap = 100, int Seed = 0, IReadOnlyList<double[]>? ParametricGrid = null);
+    /// <param name="Progress">Where the slow parts (approach 3's grid of L-BFGS starts and its bootstrap refits) say how far they are.</param>
+    public sealed record Options(int Bootstrap = 200, int ParametricBootstrap = 100, int Seed = 0, IReadOnlyList<double[]>? ParametricGrid = null,
+        TextWriter? Progress = null);
 
     public static ApproachFit Envelope(IReadOnlyList<ScalingPoint> points, Options options)
     {
@@ -56,7 +58,8 @@ public static class ChinchillaFits
     public static ApproachFit Parametric(IReadOnlyList<ScalingPoint> points, Options options)
     {
         var n = points.Select(p => p.N).ToArray(); var d = points.Select(p => p.D).ToArray(); var l = points.Select(p => p.Loss).ToArray();
-        var fit = ParametricLossFit.Run(n, d, l, options.ParametricGrid);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var fit = ParametricLossFit.Run(n, d, l, options.ParametricGrid, progress: Every(options.Progress, "approach 3: L-BFGS start", clock));
         double k = Median(points.Select(p => p.FlopsPerToken / p.N));
         double cRef = points.Max(p => p.Budget ?? p.C);
         var rng = new Random(options.Seed);
@@ -66,6 +69,7 @@ public static class ChinchillaFits
             var idx = Resample(points.Count, rng);
             try { samples.Add(ParametricLossFit.Run(idx.Select(i => n[i]).ToList(), idx.Select(i => d[i]).ToList(), idx.Select(i => l[i]).ToList(), fit.BestStarts).Loss); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+            Every(options.Progress, "approach 3: bootstrap refit", clock)?.Invoke(b + 1, options.ParametricBootstrap);
         }
         Estimate Est(double value, Func<ParametricLoss, double> get) => Interval(value, samples.Select(get));
         var p = fit.Loss;
@@ -95,12 +99,13 @@ public static class ChinchillaFits
     // ---- approaches 1 and 2: optima per budget, then lines ------------------------------------------------------
 
     /// <summary>Runs grouped by IsoFLOP budget, or by quarter-decade of compute when the sweep has token budgets.</summary>
-    static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) =>
+    public static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) =>
         points.GroupBy(p => p.Budget ?? Math.Pow(10, Math.Round(4 * Math.Log10(p.C)) / 4));
 
     static List<OptimumPoint> EnvelopeOptima(IReadOnlyList<ScalingPoint> points)
     {
-        var best = ByBudget(points).Select(g => (Budget: g.Key, Run: g.MinBy(p => p.Loss)!)).OrderBy(b => b.Budget).ToList();
+        // runs of one size at one budget with other seeds count as one, at their mean loss (not the luckiest seed)
+        var best = ByBudget(LadderCheck.SeedMeans(points)).Select(g => (Budget: g.Key, Run: g.MinBy(p => p.Loss)!)).OrderBy(b => b.Budget).ToList();
         var optima = new List<OptimumPoint>();
         double lowest = double.PositiveInfinity;
         foreach (var (budget, run) in best) // the envelope: a budget whose best run is no better than a smaller budget's is off it
@@ -180,6 +185,13 @@ public static class ChinchillaFits
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /// <summary>A progress callback that writes a line at every tenth of the work (and at its end), with the time so far.</summary>
+    static Action<int, int>? Every(TextWriter? log, string what, System.Diagnostics.Stopwatch clock) => log is null ? null : (done, total) =>
+    {
+        if (done == total || done * 10 / total != (done - 1) * 10 / total)
+            log.WriteLine($"    {what} {done}/{total} ({clock.Elapsed.TotalSeconds:F0} s)");
+    };
 
     static int[] Resample(int count, Random rng) => Enumerable.Range(0, count).Select(_ => rng.Next(count)).ToArray();
 

@@ -51,15 +51,19 @@ public static class ParametricLossFit
     public sealed record Fit(ParametricLoss Loss, double Objective, double[] Theta, IReadOnlyList<double[]> BestStarts);
 
     /// <summary>Best fit over <paramref name="starts"/> (θ = a, b, e, α, β); also returns the starts ranked best first.</summary>
-    public static Fit Run(IReadOnlyList<double> n, IReadOnlyList<double> d, IReadOnlyList<double> loss, IReadOnlyList<double[]>? starts = null, int keepStarts = 8)
+    /// <param name="progress">Called after each start with (starts done, starts in all).</param>
+    public static Fit Run(IReadOnlyList<double> n, IReadOnlyList<double> d, IReadOnlyList<double> loss, IReadOnlyList<double[]>? starts = null,
+        int keepStarts = 8, Action<int, int>? progress = null)
     {
         if (n.Count < 5) throw new ArgumentException("the parametric fit needs at least five runs");
         double[] lnN = n.Select(v => Math.Log(v)).ToArray(), lnD = d.Select(v => Math.Log(v)).ToArray(), lnL = loss.Select(v => Math.Log(v)).ToArray();
         var ranked = new List<(double Value, double[] Theta, double[] Start)>();
-        foreach (var start in starts ?? DefaultGrid())
+        var grid = starts ?? DefaultGrid();
+        for (int i = 0; i < grid.Count; i++)
         {
-            var r = Lbfgs.Minimize((theta, grad) => Objective(theta, grad, lnN, lnD, lnL), start, maxIterations: 300);
-            if (double.IsFinite(r.Value)) ranked.Add((r.Value, r.X, start));
+            var r = Lbfgs.Minimize((theta, grad) => Objective(theta, grad, lnN, lnD, lnL), grid[i], maxIterations: 300);
+            if (double.IsFinite(r.Value)) ranked.Add((r.Value, r.X, grid[i]));
+            progress?.Invoke(i + 1, grid.Count);
         }
         if (ranked.Count == 0) throw new InvalidOperationException("the parametric fit diverged from every start");
         ranked.Sort((p, q) => p.Value.CompareTo(q.Value));

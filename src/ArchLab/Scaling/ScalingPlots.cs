@@ -63,7 +63,10 @@ public static class ScalingPlots
         return Finish(traces, $"Compute-optimal parameters (solid) and tokens (dashed): {arch}", "training compute C (FLOPs, log)", "N_opt, D_opt (log)", logY: true);
     }
 
-    /// <summary>Every run's final loss against compute (faint markers) and each architecture's envelope (lines).</summary>
+    /// <summary>Every run's final loss at its own compute (faint markers), and each architecture's envelope (lines): per
+    /// budget the best size (its loss averaged over seeds), at that run's own compute, kept where it beats every smaller
+    /// budget. Runs of one budget differ in compute only by the rounding of their steps, so a line through all runs would
+    /// fall vertically within each budget; one point per budget does not.</summary>
     public static Figure Frontier(IReadOnlyDictionary<string, IReadOnlyList<ScalingPoint>> byArch)
     {
         var traces = new List<JsonObject>();
@@ -71,13 +74,24 @@ public static class ScalingPlots
         foreach (var (arch, points) in byArch)
         {
             traces.Add(Figure.Scatter($"{arch} runs", points.Select(p => p.C), points.Select(p => p.Loss), "markers", Rgba(i, 0.35)));
-            var frontier = new List<ScalingPoint>();
-            foreach (var p in points.OrderBy(p => p.C))
-                if (frontier.Count == 0 || p.Loss < frontier[^1].Loss) frontier.Add(p);
+            var frontier = FrontierPoints(points);
             traces.Add(Figure.Scatter($"{arch} frontier", frontier.Select(p => p.C), frontier.Select(p => p.Loss), "lines", Rgba(i, 1)));
             i++;
         }
         return Finish(traces, "Loss–compute frontier", "training compute C (FLOPs, log)", "final validation loss (nats/token)", logY: false);
+    }
+
+    /// <summary>The envelope the frontier chart draws: per budget the best size (mean loss over seeds) at its own compute,
+    /// in order of budget, leaving out a budget whose best is no better than a smaller budget's.</summary>
+    public static List<ScalingPoint> FrontierPoints(IEnumerable<ScalingPoint> points)
+    {
+        var frontier = new List<ScalingPoint>();
+        foreach (var budget in ChinchillaFits.ByBudget(LadderCheck.SeedMeans(points)).OrderBy(g => g.Key))
+        {
+            var best = budget.MinBy(p => p.Loss)!;
+            if (frontier.Count == 0 || best.Loss < frontier[^1].Loss) frontier.Add(best);
+        }
+        return frontier;
     }
 
     static IEnumerable<JsonObject> Band(List<double> x, IEnumerable<double> low, IEnumerable<double> high, int color, string name)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using ArchLab.Checkpoints;
 using ArchLab.Data;
 using ArchLab.Models;
@@ -29,7 +30,8 @@ public static class SweepRun
         if (TrainingCheckpoint.Latest(runDir) is not null)
         {
             trainer = Trainer.Resume(runDir, data, device);
-            if (trainer.Config != plan.Train || trainer.Model.Config != plan.Model)
+            // compared as JSON: records compare arrays (a hybrid's layer_pattern) by reference
+            if (trainer.Config != plan.Train || JsonSerializer.Serialize(trainer.Model.Config, ModelConfig.Json) != JsonSerializer.Serialize(plan.Model, ModelConfig.Json))
                 throw new InvalidOperationException($"{runDir} holds a run with other settings than the spec plans for {plan.Id}; delete it to start again");
             log?.WriteLine($"{plan.Id}: resuming at step {trainer.State.Step}/{plan.Train.Steps}");
         }

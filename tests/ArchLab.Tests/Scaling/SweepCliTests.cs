@@ -152,6 +152,27 @@ public class SweepCliTests
             foreach (var chart in new[] { "isoflop-transformer.html", "optimal-transformer.html", "frontier.html" })
                 Assert.Contains("plotly", File.ReadAllText(Path.Combine(dir, chart)));
             Assert.Contains("tokens_per_param", File.ReadAllText(Path.Combine(dir, "fits.csv")));
+            Assert.Contains("approach 3: L-BFGS start 243/243", stdout); // progress through the slow part
+            Assert.Contains("every budget's best size has a smaller and a larger size beside it", stdout);
+
+            // total parameters: their own files beside the non-embedding ones
+            string nonEmbedding = File.ReadAllText(Path.Combine(dir, "fits.json"));
+            (code, stdout, stderr) = ArchLabCli.Run("fit", dir, "--bootstrap", "30", "--parametric-bootstrap", "3", "--grid", "coarse", "--total-params");
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Equal(nonEmbedding, File.ReadAllText(Path.Combine(dir, "fits.json")));
+            var total = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits-total.json")))!["fits"]![0]!;
+            Assert.Equal("total", total["parameters"]!.GetValue<string>());
+            foreach (var name in new[] { "fits-total.csv", "isoflop-total-transformer.html", "optimal-total-transformer.html" })
+                Assert.True(File.Exists(Path.Combine(dir, name)), name);
+
+            // the completed budgets of a sweep still running: 2 of the 3 budgets, 14 of the 21 runs
+            (code, stdout, stderr) = ArchLabCli.Run("fit", dir, "--bootstrap", "30", "--parametric-bootstrap", "3", "--grid", "coarse", "--max-budget", "1e11");
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("fitting 14 of the 21 runs", stdout);
+            Assert.Equal(14, JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits.json")))!["runs"]!.GetValue<int>());
+            (code, _, stderr) = ArchLabCli.Run("fit", dir, "--max-budget", "-1");
+            Assert.NotEqual(0, code);
+            Assert.Contains("--max-budget must be positive", stderr);
         }
         finally { Directory.Delete(dir, true); }
     }

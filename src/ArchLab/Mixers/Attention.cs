@@ -17,6 +17,25 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     readonly RotaryEmbedding? rope; // null with ModelConfig.NoRope
     readonly double ropeTheta;
 
+    /// <summary>LLaMA's blocks: RMSNorm and SwiGLU; imports Hugging Face LLaMA checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("transformer", (config, outputStd) => new Attention(config, outputStd))
+    {
+        Aliases = ["attention", "llama"],
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "swiglu",
+        Importer = new Checkpoints.Importers.LlamaImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * (config.Dim / config.Heads),
+    };
+
+    /// <summary>wq, wk, wv, wo (no biases).</summary>
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim, headDim = config.Dim / config.Heads;
+        double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
+        return dim * q + 2 * dim * kv + q * dim;
+    }
+
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
         heads = config.Heads;

@@ -40,6 +40,31 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
     // Δ initialisation range (the official defaults dt_min, dt_max, dt_init_floor).
     const double DtMin = 1e-3, DtMax = 1e-1, DtInitFloor = 1e-4;
 
+    /// <summary>Mamba's blocks: RMSNorm and no MLP (the block is the mixer alone); no weight decay on A_log (as the official
+    /// code); imports state-spaces/mamba checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("mamba", (config, _) => new Mamba(config)) // official init, not the GPT-2 output std
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "none",
+        NoDecayParameters = [nameof(A_log)],
+        TrainingForms = [new("fused-scan", (config, _) => config)],
+        Importer = new Checkpoints.Importers.MambaImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => Math.Floor((config.Expand ?? 2) * config.Dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+    };
+
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim, inner = Math.Floor((config.Expand ?? 2) * dim), state = config.SsmStateSize, rank = config.DtRankSize;
+        bool projBias = config.ProjBias ?? false, convBias = config.ConvBias ?? true;
+        return dim * 2 * inner + (projBias ? 2 * inner : 0)          // in_proj
+               + inner * config.ConvKernel + (convBias ? inner : 0)   // depthwise conv1d
+               + inner * (rank + 2 * state)                           // x_proj
+               + rank * inner + inner                                 // dt_proj
+               + inner * dim + (projBias ? dim : 0)                   // out_proj
+               + inner * state + inner;                               // A_log, D
+    }
+
     public Mamba(ModelConfig config) : base(nameof(Mamba))
     {
         dim = config.Dim;

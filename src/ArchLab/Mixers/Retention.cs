@@ -30,6 +30,31 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     readonly float[] logDecay; // [heads]: log γ_h, float32
     readonly float[] angle;    // [keyDim]: θ_i, each repeated for its pair, float32
 
+    /// <summary>torchscale's RetNet blocks: RMSNorm and a GLU feed-forward; whole sequences run parallel or chunkwise;
+    /// imports torchscale checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("retnet", (config, _) => new Retention(config)) // torchscale's init, not GPT-2's
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "glu",
+        TrainingForms =
+        [
+            new("parallel", (config, _) => config with { RetentionChunkwise = null }) { Quadratic = true },
+            new("chunkwise", (config, chunk) => config with { RetentionChunkwise = true, RetentionChunkSize = chunk }),
+        ],
+        Importer = new Checkpoints.Importers.RetNetImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
+    };
+
+    /// <summary>q, k (dim → dim), v, g (dim → value width) and out (value width → dim), no biases.</summary>
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim;
+        double keys = config.Heads * (double)(config.Dim / config.Heads);
+        double values = config.Heads * (double)((config.ValueDim ?? config.Dim) / config.Heads);
+        return 2 * dim * keys + 2 * dim * values + values * dim;
+    }
+
     public Retention(ModelConfig config) : base(nameof(Retention))
     {
         heads = config.Heads;

@@ -38,6 +38,19 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
     /// <summary>This layer's WKV backend; null (the default) follows <see cref="Wkv4.Backend"/>.</summary>
     public ScanBackend? WkvBackend { get; set; }
 
+    /// <summary>RWKV-4's blocks: LayerNorm, channel mixing as the feed-forward, and a LayerNorm on the embedding (ln0);
+    /// whole sequences run the WKV in blocks; imports BlinkDL checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("rwkv4", (config, outputStd) => new Rwkv4TimeMix(config, outputStd))
+    {
+        DefaultNorm = "layernorm",
+        DefaultMlp = "rwkv_channel_mix",
+        EmbeddingNorm = true,
+        TrainingForms = [new("blocked", (config, _) => config)], // WKV in blocks of ScanChunk tokens
+        Importer = new Checkpoints.Importers.Rwkv4Importer(),
+        ParameterCount = config => 2.0 * config.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.DimAttention,
+        StateElements = config => config.Dim + 3.0 * config.DimAttention, // token shift; a, b, p
+    };
+
     public Rwkv4TimeMix(ModelConfig config, double outputInitStd) : base(nameof(Rwkv4TimeMix))
     {
         dim = config.Dim;

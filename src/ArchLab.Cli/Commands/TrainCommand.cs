@@ -53,7 +53,7 @@ public static class TrainCommand
             {
                 var backend = ArchLab.Kernels.ScanBackends.Parse(scanName);
                 ArchLab.Kernels.ScanBackends.EnsureAvailable(backend);
-                (ArchLab.Kernels.SelectiveScan.Backend, ArchLab.Kernels.Wkv4.Backend) = (backend, backend);
+                ArchLab.Kernels.ScanBackends.Default = backend;
             }
             TorchRuntime.SetThreads(p.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);

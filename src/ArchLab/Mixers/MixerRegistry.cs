@@ -12,7 +12,7 @@ namespace ArchLab.Mixers;
 /// </summary>
 /// <param name="Name">The name configs and the command line use.</param>
 /// <param name="Create">The mixer for a config; the double is GPT-2's init std of residual output projections, 0.02/√(2L).</param>
-public sealed record MixerSpec(string Name, Func<ModelConfig, double, IMixer> Create)
+public sealed record MixerSpec(string Name, Func<ModelConfig, double, Mixer> Create)
 {
     /// <summary>Other spellings users type (LLaMA's name for the transformer).</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
@@ -26,6 +26,8 @@ public sealed record MixerSpec(string Name, Func<ModelConfig, double, IMixer> Cr
     public IReadOnlyList<string> NoDecayParameters { get; init; } = [];
     /// <summary>The whole-sequence forms a training step can use (the first is the default); benchmarks measure each.</summary>
     public IReadOnlyList<MixerForm> TrainingForms { get; init; } = [MixerForm.Default];
+    /// <summary>Whether the mixer runs a scan kernel, so that its <see cref="Mixer.ScanBackend"/> matters (tests run it on each).</summary>
+    public bool UsesScanBackend { get; init; }
     /// <summary>The official checkpoint layout this architecture imports from, if any.</summary>
     public IModelImporter? Importer { get; init; }
     /// <summary>Parameters of one mixer for a config, from its fields alone (a double: a hostile config's count may not fit a long).</summary>
@@ -92,5 +94,5 @@ public static class MixerRegistry
                 : throw new ConfigException($"unknown mixer '{name}' (known: {string.Join(", ", specs.Select(s => s.Name))})");
     }
 
-    public static IMixer Create(string name, ModelConfig config, double outputInitStd) => Spec(name).Create(config, outputInitStd);
+    public static Mixer Create(string name, ModelConfig config, double outputInitStd) => Spec(name).Create(config, outputInitStd);
 }

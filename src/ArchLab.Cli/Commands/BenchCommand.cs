@@ -15,7 +15,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var arch = new Option<string>("--arch") { DefaultValueFactory = _ => "transformer" };
+        var arch = new Option<string>("--arch") { DefaultValueFactory = _ => MixerRegistry.DefaultName };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128 };
         var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 4 };

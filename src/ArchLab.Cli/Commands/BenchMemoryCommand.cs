@@ -21,12 +21,12 @@ public static class BenchMemoryCommand
 
     public static Command Create()
     {
-        var archs = new Option<string[]>("--archs") { DefaultValueFactory = _ => ["transformer", "rwkv4", "retnet", "mamba"], AllowMultipleArgumentsPerToken = true };
+        var archs = new Option<string[]>("--archs") { DefaultValueFactory = _ => MixerRegistry.Names.ToArray(), AllowMultipleArgumentsPerToken = true };
         var lengths = new Option<int[]>("--lengths") { DefaultValueFactory = _ => [256, 512, 1024, 2048, 4096, 8192], AllowMultipleArgumentsPerToken = true };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 1 };
-        var chunk = new Option<int>("--retnet-chunk") { Description = "chunk length of RetNet's chunkwise mode", DefaultValueFactory = _ => 256 };
-        var parallelMax = new Option<int>("--retnet-parallel-max") { Description = "longest sequence for RetNet's parallel form (its memory grows as T²)", DefaultValueFactory = _ => 2048 };
-        var mambaLayers = new Option<int>("--mamba-layers") { Description = "Mamba layers (default 4 as every arch; 8 matches the others' parameters)", DefaultValueFactory = _ => 4 };
+        var chunk = new Option<int>("--retnet-chunk") { Description = "chunk length of chunked training forms (RetNet's chunkwise)", DefaultValueFactory = _ => 256 };
+        var parallelMax = new Option<int>("--retnet-parallel-max") { Description = "longest sequence for a form whose memory grows as T² (RetNet's parallel) when the architecture has another", DefaultValueFactory = _ => 2048 };
+        var mambaLayers = new Option<int>("--mamba-layers") { Description = "layers of architectures whose blocks have no MLP (Mamba; default 4 as every arch; 8 matches the others' parameters)", DefaultValueFactory = _ => 4 };
         var output = new Option<string?>("--out") { Description = "folder for memory.csv and the charts (default: print only)" };
         var command = new Command("memory", "peak memory and time of one training step vs sequence length, one fresh process per configuration")
         {
@@ -48,18 +48,19 @@ public static class BenchMemoryCommand
             foreach (string arch in p.GetValue(archs)!)
             {
                 string name = MixerRegistry.Canonical(arch);
-                var modes = name == "retnet" ? new[] { "parallel", "chunkwise" } : [ModeOf(name)];
-                foreach (string mode in modes)
+                var spec = MixerRegistry.Spec(name);
+                foreach (var form in spec.TrainingForms)
                 {
+                    string mode = form.Name;
                     var xs = new List<double>(); var mem = new List<double>(); var secs = new List<double>();
                     foreach (int length in lens.Order())
                     {
-                        if (name == "retnet" && mode == "parallel" && length > p.GetValue(parallelMax))
+                        if (form.Quadratic && spec.TrainingForms.Count > 1 && length > p.GetValue(parallelMax))
                         {
                             Console.WriteLine($"{name,-12}{mode,-11}{length,7}  not run: above --retnet-parallel-max {p.GetValue(parallelMax)}");
                             continue;
                         }
-                        var r = RunChild(name, mode, length, b, c, name == "mamba" ? p.GetValue(mambaLayers) : 4);
+                        var r = RunChild(name, mode, length, b, c, spec.DefaultMlp == "none" ? p.GetValue(mambaLayers) : 4);
                         if (r is null) { Console.WriteLine($"{name,-12}{mode,-11}{length,7}  failed (see the child's error above)"); continue; }
                         Console.WriteLine($"{name,-12}{mode,-11}{length,7}{Mib(r.RssBeforeBytes),16:F0}{Mib(r.PeakRssBytes),11:F0}{Mib(r.StepPeakBytes),15:F0}{r.StepSeconds,9:F2}");
                         table.Add(name, mode, length, b, r.Parameters, r.RssBeforeBytes, r.PeakRssBytes, r.StepPeakBytes, r.StepSeconds);
@@ -100,11 +101,10 @@ public static class BenchMemoryCommand
             TorchRuntime.SetThreads(1);
             string name = MixerRegistry.Canonical(p.GetValue(arch)!);
             string m = p.GetValue(mode)!;
-            var config = new ModelConfig
-            {
-                Arch = name, VocabSize = 256, Layers = p.GetValue(layers), ContextLength = p.GetValue(seqLen),
-                RetentionChunkwise = m == "chunkwise" ? true : null, RetentionChunkSize = m == "chunkwise" ? p.GetValue(chunk) : null,
-            }.Validate();
+            var form = MixerRegistry.Spec(name).TrainingForms.FirstOrDefault(f => f.Name == m)
+                       ?? throw new ArgumentException($"--mode: {name} has no form '{m}' (forms: {string.Join(", ", MixerRegistry.Spec(name).TrainingForms.Select(f => f.Name))})");
+            var config = form.Apply(new ModelConfig { Arch = name, VocabSize = 256, Layers = p.GetValue(layers), ContextLength = p.GetValue(seqLen) },
+                                    p.GetValue(chunk)).Validate();
             var r = TrainingMemory.MeasureStep(config, m, p.GetValue(batch), p.GetValue(seqLen));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{ResultPrefix}{r.Parameters} {r.RssBeforeBytes} {r.PeakRssBytes} {r.StepSeconds:R}"));
@@ -112,14 +112,6 @@ public static class BenchMemoryCommand
         });
         return command;
     }
-
-    /// <summary>The form each architecture trains with by default (RetNet has two, measured both).</summary>
-    static string ModeOf(string arch) => arch switch
-    {
-        "rwkv4" => "blocked", // WKV in blocks of 16 tokens (Rwkv4TimeMix.ScanChunk)
-        "mamba" => "fused-scan",
-        _ => "parallel",
-    };
 
     static TrainingMemoryPoint? RunChild(string arch, string mode, int seqLen, int batch, int chunk, int layers)
     {

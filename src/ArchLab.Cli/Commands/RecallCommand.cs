@@ -11,7 +11,7 @@ public static class RecallCommand
     {
         var d = new RecallStudyOptions();
         var task = new Option<string>("--task") { Description = "mqar, induction or selective-copy", DefaultValueFactory = _ => d.Task };
-        var archs = new Option<string[]>("--archs") { Description = "architectures: transformer, rwkv4, retnet, mamba, hybrid", DefaultValueFactory = _ => d.Archs.ToArray(), AllowMultipleArgumentsPerToken = true };
+        var archs = new Option<string[]>("--archs") { Description = $"architectures: {string.Join(", ", RecallModels.Names)}", DefaultValueFactory = _ => d.Archs.ToArray(), AllowMultipleArgumentsPerToken = true };
         var widths = new Option<int[]>("--widths") { Description = "model widths", DefaultValueFactory = _ => d.Widths.ToArray(), AllowMultipleArgumentsPerToken = true };
         var seqLens = new Option<int[]>("--seq-lens") { Description = "sequence lengths", DefaultValueFactory = _ => d.SeqLens.ToArray(), AllowMultipleArgumentsPerToken = true };
         var kvPairs = new Option<int[]>("--kv-pairs") { Description = "MQAR key-value pairs (selective-copy: tokens to copy)", DefaultValueFactory = _ => d.KvPairs.ToArray(), AllowMultipleArgumentsPerToken = true };

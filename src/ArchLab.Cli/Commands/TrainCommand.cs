@@ -15,7 +15,7 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var arch = new Option<string>("--arch") { Description = "mixer of every layer", DefaultValueFactory = _ => "transformer" };
+        var arch = new Option<string>("--arch") { Description = "mixer of every layer", DefaultValueFactory = _ => ArchLab.Mixers.MixerRegistry.DefaultName };
         var config = new Option<string?>("--config") { Description = "model config JSON (overrides --arch and the size options)" };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128 };
         var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 4 };
@@ -53,7 +53,7 @@ public static class TrainCommand
             {
                 var backend = ArchLab.Kernels.ScanBackends.Parse(scanName);
                 ArchLab.Kernels.ScanBackends.EnsureAvailable(backend);
-                (ArchLab.Kernels.SelectiveScan.Backend, ArchLab.Kernels.Wkv4.Backend) = (backend, backend);
+                ArchLab.Kernels.ScanBackends.Default = backend;
             }
             TorchRuntime.SetThreads(p.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);

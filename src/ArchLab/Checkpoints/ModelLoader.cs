@@ -10,7 +10,8 @@ namespace ArchLab.Checkpoints;
 /// </summary>
 public static class ModelLoader
 {
-    public static readonly IReadOnlyList<IModelImporter> Importers = [new LlamaImporter(), new RetNetImporter(), new Rwkv4Importer(), new Mamba2Importer(), new MambaImporter(), new Rwkv7Importer(), new GatedDeltaNetImporter()];
+    /// <summary>The official layouts of the registered architectures (<see cref="Mixers.MixerSpec.Importer"/>), in registration order.</summary>
+    public static IReadOnlyList<IModelImporter> Importers => Mixers.MixerRegistry.Specs.Select(s => s.Importer).OfType<IModelImporter>().ToArray();
 
     public static IEnumerable<string> Formats => new[] { "auto", "archlab" }.Concat(Importers.Select(i => i.Name));
 

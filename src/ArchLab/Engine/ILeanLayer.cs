@@ -19,7 +19,7 @@ public abstract class LeanLayerState
 
 /// <summary>
 /// A mixer or an MLP in the engine: one token per sequence, x [batch, dim] → y [batch, dim] (plain float32 arrays, row
-/// per sequence). The engine twin of <see cref="IMixer.Step"/>, built from a TorchSharp module by
+/// per sequence). The engine twin of <see cref="Mixers.Mixer.Step"/>, built from a TorchSharp module by
 /// <see cref="ILeanConvertible.ToLean"/>.
 /// </summary>
 public interface ILeanLayer

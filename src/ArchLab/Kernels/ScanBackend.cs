@@ -22,6 +22,10 @@ public static class ScanBackends
 
     public static readonly string[] Names = ["auto", "reference", "cpu", "ilgpu"];
 
+    /// <summary>The process-wide backend of every scan op (a layer's <see cref="Mixers.Mixer.ScanBackend"/> overrides it);
+    /// initial value from ARCHLAB_SCAN_BACKEND, default auto.</summary>
+    public static ScanBackend Default { get; set; } = FromEnvironment();
+
     /// <summary>auto | reference (ref) | cpu | ilgpu, any case; anything else is an <see cref="ArgumentException"/>.</summary>
     public static ScanBackend Parse(string name) => name.Trim().ToLowerInvariant() switch
     {

@@ -19,11 +19,8 @@ namespace ArchLab.Kernels;
 /// </summary>
 public static class SelectiveScan
 {
-    /// <summary>Process-wide backend; initial value from ARCHLAB_SCAN_BACKEND (auto | reference | cpu | ilgpu), default auto.</summary>
-    public static ScanBackend Backend { get; set; } = ScanBackends.FromEnvironment();
-
     public static (Tensor Y, Tensor Last) Forward(Tensor x, Tensor delta, Tensor a, Tensor bIn, Tensor cIn, Tensor? h0 = null) =>
-        Forward(x, delta, a, bIn, cIn, h0, Backend);
+        Forward(x, delta, a, bIn, cIn, h0, ScanBackends.Default);
 
     public static (Tensor Y, Tensor Last) Forward(Tensor x, Tensor delta, Tensor a, Tensor bIn, Tensor cIn, Tensor? h0,
                                                  ScanBackend backend)

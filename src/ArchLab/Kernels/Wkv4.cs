@@ -6,12 +6,13 @@ namespace ArchLab.Kernels;
 
 /// <summary>
 /// RWKV-4's WKV state in the numerically stable form of the official kernels, each [B, C]: numerator A and denominator B
-/// of the weighted sums, both stored scaled by e^{−P}, and P, the largest exponent seen so far.
+/// of the weighted sums, both stored scaled by e^{−P}, and P, the largest exponent seen so far. The one type every
+/// backend (reference, cpu, ilgpu) and <see cref="Mixers.Rwkv4TimeMixState"/> use.
 /// The empty state is A = B = 0, P = −1e30 (<see cref="Mixers.Rwkv4TimeMixState.EmptyExponent"/>).
 /// </summary>
-public readonly record struct Wkv4State(Tensor A, Tensor B, Tensor P)
+public sealed record Wkv4State(Tensor A, Tensor B, Tensor P)
 {
-    public static Wkv4State Empty(long batch, long channels, ScalarType dtype, Device device) =>
+    public static Wkv4State Empty(long batch, long channels, ScalarType dtype, Device? device = null) =>
         new(zeros([batch, channels], dtype, device), zeros([batch, channels], dtype, device),
             full([batch, channels], Mixers.Rwkv4TimeMixState.EmptyExponent, dtype, device));
 }
@@ -31,11 +32,8 @@ public readonly record struct Wkv4State(Tensor A, Tensor B, Tensor P)
 /// </summary>
 public static class Wkv4
 {
-    /// <summary>Process-wide backend; initial value from ARCHLAB_SCAN_BACKEND, default auto (the same setting as the selective scan).</summary>
-    public static ScanBackend Backend { get; set; } = ScanBackends.FromEnvironment();
-
     public static (Tensor Y, Wkv4State Last) Forward(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial = null) =>
-        Forward(w, u, k, v, initial, Backend);
+        Forward(w, u, k, v, initial, ScanBackends.Default);
 
     /// <param name="referenceBlock">Tokens per block of the reference's blocked scan (0: its token-by-token recurrence).</param>
     public static (Tensor Y, Wkv4State Last) Forward(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial, ScanBackend backend,
@@ -44,11 +42,10 @@ public static class Wkv4
         ScanBackends.EnsureAvailable(backend);
         if (ScanBackends.UsesIlgpu(backend, k, "wkv"))
         {
-            Gpu.WkvState? start = initial is { } s ? new Gpu.WkvState(s.A, s.B, s.P) : null;
-            Gpu.WkvResult result = Gpu.IlgpuWkvFunction.Forward(w, u, k, v, start);
+            Gpu.WkvResult result = Gpu.IlgpuWkvFunction.Forward(w, u, k, v, initial);
             // ILGPU's backward differentiates through P (a full chain rule: it needs the gradient arriving at the returned
             // P and gives the initial P its true gradient); parameter gradients equal the other backends' convention.
-            return (result.Y, new Wkv4State(result.State.A, result.State.B, result.State.P));
+            return (result.Y, result.State);
         }
         bool fusedRuns = Wkv4Cpu.Supports(w, u, k, v, initial);
         if (backend == ScanBackend.Cpu && !fusedRuns)

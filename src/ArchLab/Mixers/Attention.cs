@@ -10,11 +10,30 @@ namespace ArchLab.Mixers;
 /// LLaMA-style causal self-attention: rotary positions, grouped-query heads (kvHeads ≤ heads), libtorch's fused
 /// scaled-dot-product attention over the whole sequence, and a <see cref="KvCache"/> for prefill and step.
 /// </summary>
-public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Attention : Mixer, ILeanConvertible
 {
     public readonly Projection wq, wk, wv, wo;
     readonly int heads, kvHeads, headDim;
     readonly RotaryEmbedding? rope; // null with ModelConfig.NoRope
+
+    /// <summary>LLaMA's blocks: RMSNorm and SwiGLU; imports Hugging Face LLaMA checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("transformer", (config, _, outputStd) => new Attention(config, outputStd))
+    {
+        Aliases = ["attention", "llama"],
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "swiglu",
+        Importer = new Checkpoints.Importers.LlamaImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * (config.Dim / config.Heads),
+    };
+
+    /// <summary>wq, wk, wv, wo (no biases).</summary>
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim, headDim = config.Dim / config.Heads;
+        double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
+        return dim * q + 2 * dim * kv + q * dim;
+    }
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
@@ -29,9 +48,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -58,21 +75,21 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         return (output.MoveToOuterDisposeScope(), returnFinal ? cache : null);
     }
 
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var (output, _) = Forward(x.unsqueeze(1), state, returnFinal: true);
         return output.squeeze(1).MoveToOuterDisposeScope();
     }
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new KvCache(batch, kvHeads, maxLength, headDim, dtype, device);
 
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
         2 * batch * kvHeads * length * headDim * ElementSize(dtype);
 
     /// <summary>q·kᵀ and softmax·v: 2·2·heads·headDim multiply-adds per visible key; causal average (T+1)/2 keys.</summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
+    public override long NonParameterFlopsPerToken(long contextLength) => 2L * heads * headDim * (contextLength + 1);
 
     public ILeanLayer ToLean(LeanBuilder b) => new LeanAttention(b.Matrix(wq), b.Matrix(wk), b.Matrix(wv), b.Matrix(wo), heads, kvHeads, headDim, rope);
 
@@ -84,12 +101,4 @@ public sealed class Attention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
 
     /// <summary>Shares each key/value head among heads/kvHeads query heads, as LLaMA's repeat_kv does.</summary>
     Tensor RepeatKv(Tensor kv) => kvHeads == heads ? kv : kv.repeat_interleave(heads / kvHeads, dim: 1);
-
-    internal static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.BFloat16 or ScalarType.Float16 => 2,
-        _ => 1,
-    };
 }

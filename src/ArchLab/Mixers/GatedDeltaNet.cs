@@ -31,7 +31,7 @@ public enum GatedDeltaRuleForm
 /// </code>
 /// Blocks around it are the LLaMA-style pre-norm blocks with a SwiGLU MLP (fla's GatedDeltaNetBlock with GatedMLP).
 /// </summary>
-public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class GatedDeltaNet : Mixer, ILeanConvertible
 {
     public readonly Projection q_proj, k_proj, v_proj, a_proj, b_proj, o_proj;
     public readonly Projection? g_proj;
@@ -56,6 +56,18 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConv
     const double DtMin = 1e-3, DtMax = 1e-1, DtInitFloor = 1e-4, AMax = 16;
     /// <summary>The eps inside the kernel's L2 norm of q and k (fla l2norm_fwd).</summary>
     const double L2NormEps = 1e-6;
+
+    /// <summary>Gated DeltaNet's blocks: RMSNorm and a SwiGLU MLP (fla's GatedDeltaNetBlock with GatedMLP); fla's init,
+    /// N(0, 0.02) everywhere, not GPT-2's output std; imports fla's GatedDeltaNetForCausalLM checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("gated_deltanet", (config, _, _) => new GatedDeltaNet(config))
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "swiglu",
+        TrainingForms = [new("chunked", (config, _) => config)],
+        Importer = new Checkpoints.Importers.GatedDeltaNetImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = StateElements,
+    };
 
     public GatedDeltaNet(ModelConfig config) : base(nameof(GatedDeltaNet))
     {
@@ -149,10 +161,8 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConv
     public int ValueHeadDim => valueDim;
     int ConvChannels => 2 * heads * keyDim + valueHeads * valueDim;
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
     /// <summary>x [batch, time, dim] → [batch, time, dim], continuing from <paramref name="initial"/> (a <see cref="GatedDeltaNetState"/>).</summary>
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         var state = AsState(initial);
         using var scope = NewDisposeScope();
@@ -177,7 +187,7 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConv
     }
 
     /// <summary>One token x [batch, dim] → [batch, dim]: the conv window rolls by one, one state update.</summary>
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         var s = AsState(state) ?? throw new ArgumentNullException(nameof(state));
         using var scope = NewDisposeScope();
@@ -255,13 +265,13 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConv
         _ => throw new ArgumentException($"Gated DeltaNet needs a GatedDeltaNetState, got {state.GetType().Name}"),
     };
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new GatedDeltaNetState(q_conv1d is null ? null : zeros(batch, ConvChannels, kernel - 1, dtype: dtype, device: device),
                                zeros(batch, valueHeads, keyDim, valueDim, dtype: dtype, device: device));
 
     /// <summary>Conv windows and the delta-rule state: batch · ((conv − 1)·channels + HV·K·V) values, whatever the length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        batch * ((q_conv1d is null ? 0L : (long)ConvChannels * (kernel - 1)) + (long)valueHeads * keyDim * valueDim) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        batch * ((q_conv1d is null ? 0L : (long)ConvChannels * (kernel - 1)) + (long)valueHeads * keyDim * valueDim) * ElementSize(dtype);
 
     /// <summary>State elements per sequence for a config (conv windows and S), without building the layer.</summary>
     public static double StateElements(ModelConfig config)
@@ -285,6 +295,6 @@ public sealed class GatedDeltaNet : nn.Module<Tensor, Tensor>, IMixer, ILeanConv
     /// head) and the SiLUs after the convs (one per channel). The chunked form does more work per token (the in-chunk
     /// matrices); this counts the recurrence. Independent of the context length.
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength) =>
+    public override long NonParameterFlopsPerToken(long contextLength) =>
         7L * valueHeads * keyDim * valueDim + 6L * heads * keyDim + 6L * valueHeads + 6L * valueHeads * valueDim + ConvChannels;
 }

@@ -24,6 +24,8 @@ public sealed class KvCache : MixerState
 
     protected override IEnumerable<Tensor> Tensors => [keys, values];
 
+    public override IReadOnlyList<Tensor> Values => [keys.narrow(2, 0, Position), values.narrow(2, 0, Position)];
+
     /// <summary>Views of the keys and values written so far, [batch, kvHeads, position, headDim] each.</summary>
     public (Tensor Keys, Tensor Values) Contents => (keys.narrow(2, 0, Position), values.narrow(2, 0, Position));
 

@@ -24,7 +24,7 @@ namespace ArchLab.Mixers;
 /// hand-written backward by default, or the sequential tensor-op loop (<c>selective_scan_ref</c>'s form) as reference.
 /// Blocks around it are RMSNorm → Mamba → residual with no MLP.
 /// </summary>
-public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Mamba : Mixer, ILeanConvertible
 {
     public readonly Projection in_proj, x_proj, dt_proj, out_proj;
     public readonly Conv1d conv1d;
@@ -39,6 +39,32 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 
     // Δ initialisation range (the official defaults dt_min, dt_max, dt_init_floor).
     const double DtMin = 1e-3, DtMax = 1e-1, DtInitFloor = 1e-4;
+
+    /// <summary>Mamba's blocks: RMSNorm and no MLP (the block is the mixer alone); no weight decay on A_log (as the official
+    /// code); imports state-spaces/mamba checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("mamba", (config, _, _) => new Mamba(config)) // official init, not the GPT-2 output std
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "none",
+        NoDecayParameters = [nameof(A_log)],
+        UsesScanBackend = true,
+        TrainingForms = [new("fused-scan", (config, _) => config)],
+        Importer = new Checkpoints.Importers.MambaImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => Math.Floor((config.Expand ?? 2) * config.Dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+    };
+
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim, inner = Math.Floor((config.Expand ?? 2) * dim), state = config.SsmStateSize, rank = config.DtRankSize;
+        bool projBias = config.ProjBias ?? false, convBias = config.ConvBias ?? true;
+        return dim * 2 * inner + (projBias ? 2 * inner : 0)          // in_proj
+               + inner * config.ConvKernel + (convBias ? inner : 0)   // depthwise conv1d
+               + inner * (rank + 2 * state)                           // x_proj
+               + rank * inner + inner                                 // dt_proj
+               + inner * dim + (projBias ? dim : 0)                   // out_proj
+               + inner * state + inner;                               // A_log, D
+    }
 
     public Mamba(ModelConfig config) : base(nameof(Mamba))
     {
@@ -79,17 +105,12 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
         dt_proj.bias!.copy_(inverseSoftplus);
     }
 
-    /// <summary>This layer's scan backend; null (the default) follows <see cref="SelectiveScan.Backend"/>.</summary>
-    public ScanBackend? ScanBackend { get; set; }
-
     public int InnerDim => inner;
     public int StateSize => stateSize;
     public int ConvKernel => kernel;
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    /// <summary>x [batch, time, dim] → [batch, time, dim], continuing from <paramref name="initial"/> (a <see cref="MambaState"/>).</summary>
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+        /// <summary>x [batch, time, dim] → [batch, time, dim], continuing from <paramref name="initial"/> (a <see cref="MambaState"/>).</summary>
+    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         var state = AsMambaState(initial);
         using var scope = NewDisposeScope();
@@ -122,7 +143,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 
     /// <summary>One token x [batch, dim] → [batch, dim]; the same equations as <see cref="Forward"/> with T = 1
     /// (the official <c>Mamba.step</c>): roll the conv window, one state update.</summary>
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         var s = AsMambaState(state) ?? throw new ArgumentNullException(nameof(state));
         using var scope = NewDisposeScope();
@@ -170,7 +191,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
     /// </summary>
     (Tensor Y, Tensor Last) Scan(Tensor xc, Tensor delta, Tensor bIn, Tensor cIn, Tensor h0)
     {
-        var (y, h) = SelectiveScan.Forward(xc, delta, A(), bIn, cIn, h0, ScanBackend ?? SelectiveScan.Backend);
+        var (y, h) = SelectiveScan.Forward(xc, delta, A(), bIn, cIn, h0, Backend);
         return (y + D * xc, h);
     }
 
@@ -184,13 +205,13 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
         _ => throw new ArgumentException($"Mamba needs a MambaState, got {state.GetType().Name}"),
     };
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new MambaState(zeros(batch, inner, kernel - 1, dtype: dtype, device: device),
                        zeros(batch, inner, stateSize, dtype: dtype, device: device));
 
     /// <summary>Conv window and SSM state: batch · E · (d_conv − 1 + N) values, whatever the length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        batch * inner * (kernel - 1 + stateSize) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        batch * inner * (kernel - 1 + stateSize) * ElementSize(dtype);
 
     /// <summary>
     /// The scan's arithmetic per token (the projections and the conv are parameter work, counted by the model):
@@ -198,5 +219,5 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
     /// per channel, Δ·x, softplus, D·x and its add, SiLU(z) and the gate multiply (6·E, counting each nonlinearity as
     /// one). Independent of the context length.
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 7L * inner * stateSize + 6L * inner;
+    public override long NonParameterFlopsPerToken(long contextLength) => 7L * inner * stateSize + 6L * inner;
 }

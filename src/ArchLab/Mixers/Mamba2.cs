@@ -24,7 +24,7 @@ namespace ArchLab.Mixers;
 /// (<see cref="SsdReference.Step"/>); both start from an explicit state and return the final one.
 /// Blocks around it are RMSNorm → Mamba-2 → residual with no MLP (the official Mamba-2 language models).
 /// </summary>
-public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Mamba2 : Mixer, ILeanConvertible
 {
     public readonly Projection in_proj, out_proj;
     public readonly Conv1d conv1d;
@@ -43,6 +43,33 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 
     /// <summary>The gated norm's epsilon: Mamba2.__init__ fixes it at 1e-5 whatever the model's norm epsilon.</summary>
     public const double NormEps = 1e-5;
+
+    /// <summary>Mamba-2's blocks: RMSNorm and no MLP (the official Mamba-2 language models); imports state-spaces/mamba
+    /// checkpoints whose ssm_cfg layer is Mamba2.</summary>
+    public static readonly MixerSpec Spec = new("mamba2", (config, _, _) => new Mamba2(config)) // official init, not the GPT-2 output std
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "none",
+        TrainingForms = [new("ssd-chunked", (config, _) => config)],
+        Importer = new Checkpoints.Importers.Mamba2Importer(),
+        ParameterCount = ParameterCount,
+        StateElements = config =>
+        {
+            double width = Math.Floor((config.Expand ?? 2) * config.Dim), bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128);
+            return (width + bc) * (config.ConvKernel - 1) + width * (config.DState ?? 128); // conv window over x, B, C; SSM state
+        },
+    };
+
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim, width = Math.Floor((config.Expand ?? 2) * dim), heads = width / (config.SsmHeadDim ?? 64);
+        double bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128), into = 2 * width + bc + heads;
+        bool biases = config.ProjBias ?? false;
+        return dim * into + (biases ? into : 0)                                               // in_proj
+               + (width + bc) * config.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
+               + 3 * heads + width                                                            // dt_bias, A_log, D, norm
+               + width * dim + (biases ? dim : 0);                                            // out_proj
+    }
 
     public Mamba2(ModelConfig config) : base(nameof(Mamba2))
     {
@@ -101,11 +128,9 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
     /// <summary>Channels of the causal conv: x, B and C together (E + 2·G·N).</summary>
     public int ConvChannels => convChannels;
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
     /// <summary>u [batch, time, dim] → [batch, time, dim] through the chunked SSD form, continuing from
     /// <paramref name="initial"/> (a <see cref="Mamba2State"/>).</summary>
-    public (Tensor Output, MixerState? Final) Forward(Tensor u, MixerState? initial = null, bool returnFinal = false)
+    public override (Tensor Output, MixerState? Final) Forward(Tensor u, MixerState? initial = null, bool returnFinal = false)
     {
         var state = AsState(initial);
         using var scope = NewDisposeScope();
@@ -136,7 +161,7 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
 
     /// <summary>One token u [batch, dim] → [batch, dim]: roll the conv window, one state update (the official
     /// <c>Mamba2.step</c> with <c>selective_state_update</c>).</summary>
-    public Tensor Step(Tensor u, MixerState state)
+    public override Tensor Step(Tensor u, MixerState state)
     {
         var s = AsState(state) ?? throw new ArgumentNullException(nameof(state));
         using var scope = NewDisposeScope();
@@ -194,13 +219,13 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
         _ => throw new ArgumentException($"Mamba2 needs a Mamba2State, got {state.GetType().Name}"),
     };
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new Mamba2State(zeros(batch, convChannels, kernel - 1, dtype: dtype, device: device),
                         zeros(batch, heads, headDim, stateSize, dtype: dtype, device: device));
 
     /// <summary>Conv window and SSD state: batch · ((E + 2GN)(d_conv − 1) + H·P·N) values, whatever the length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        batch * ((long)convChannels * (kernel - 1) + (long)heads * headDim * stateSize) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        batch * ((long)convChannels * (kernel - 1) + (long)heads * headDim * stateSize) * ElementSize(dtype);
 
     /// <summary>
     /// The chunked form's arithmetic per token, Q = min(chunk, context) (projections and the conv are parameter work):
@@ -209,7 +234,7 @@ public sealed class Mamba2 : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
     /// D skip (2P); per channel the gate's SiLU and multiply and the norm (about 5·E). The state passing between chunks
     /// (2PN per chunk) is below one per token for Q ≥ 2 and left out.
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength)
+    public override long NonParameterFlopsPerToken(long contextLength)
     {
         long q = Math.Max(1, Math.Min(chunk, contextLength));
         return heads * (2L * stateSize * q + q + 2L * headDim * q + 4L * headDim * stateSize + 3L * headDim) + 5L * inner;

@@ -16,6 +16,10 @@ public abstract class MixerState : IDisposable
     /// <summary>Another state's tensors, for states made of states (<see cref="Models.BlockState"/>).</summary>
     protected static IEnumerable<Tensor> TensorsOf(MixerState state) => state.Tensors;
 
+    /// <summary>What the state means, for comparing two states (tests): its tensors, or only their filled part where a state
+    /// preallocates (a KV cache up to <see cref="Position"/>).</summary>
+    public virtual IReadOnlyList<Tensor> Values => Tensors.ToArray();
+
     /// <summary>Bytes held by the state's tensors right now (measured, not analytic).</summary>
     public long Bytes => Tensors.Sum(t => t.NumberOfElements * t.ElementSize);
 

@@ -14,21 +14,49 @@ namespace ArchLab.Mixers;
 /// normalised per row, RMS-normalised per head (group norm without affine), gated by swish(g) and projected out.
 /// The three official forms rescale each row differently before the group norm, which removes a row scale only up to
 /// its eps, so each form is reproduced with its own formula:
-///   • parallel (paper eq. 5; torchscale parallel_forward): Forward without a state, unless retention_chunkwise;
-///   • chunkwise (eq. 7; chunk_recurrent_forward): Forward with a state, or without one when retention_chunkwise;
+///   • parallel (paper eq. 5; torchscale parallel_forward): Forward from an empty state when <see cref="Form"/> is Parallel;
+///   • chunkwise (eq. 7; chunk_recurrent_forward): Forward when <see cref="Form"/> is Chunkwise, and every Forward that
+///     continues from a state (the parallel form has no term for one);
 ///   • recurrent (eq. 6; recurrent_forward): Step.
 /// With eps → 0 all three are the same function. Decay logs and angles are made in float32 first, as torchscale's
 /// RetNetRelPos buffers are, then cast to the working dtype.
 /// </summary>
-public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Retention : Mixer, ILeanConvertible
 {
     public readonly Projection q_proj, k_proj, v_proj, g_proj, out_proj;
     readonly int heads, keyDim, valueDim; // per head
     readonly double scaling, eps;
     readonly int? chunkSize;
-    readonly bool chunkwiseWithoutState;
+
+    /// <summary>The form of whole-sequence passes from an empty state (training); from the config's retention_chunkwise.</summary>
+    public RetentionForm Form { get; set; }
     readonly float[] logDecay; // [heads]: log γ_h, float32
     readonly float[] angle;    // [keyDim]: θ_i, each repeated for its pair, float32
+
+    /// <summary>torchscale's RetNet blocks: RMSNorm and a GLU feed-forward; whole sequences run parallel or chunkwise;
+    /// imports torchscale checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("retnet", (config, _, _) => new Retention(config)) // torchscale's init, not GPT-2's
+    {
+        DefaultNorm = "rmsnorm",
+        DefaultMlp = "glu",
+        TrainingForms =
+        [
+            new("parallel", (config, _) => config with { RetentionChunkwise = null }) { Quadratic = true },
+            new("chunkwise", (config, chunk) => config with { RetentionChunkwise = true, RetentionChunkSize = chunk }),
+        ],
+        Importer = new Checkpoints.Importers.RetNetImporter(),
+        ParameterCount = ParameterCount,
+        StateElements = config => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
+    };
+
+    /// <summary>q, k (dim → dim), v, g (dim → value width) and out (value width → dim), no biases.</summary>
+    static double ParameterCount(ModelConfig config)
+    {
+        double dim = config.Dim;
+        double keys = config.Heads * (double)(config.Dim / config.Heads);
+        double values = config.Heads * (double)((config.ValueDim ?? config.Dim) / config.Heads);
+        return 2 * dim * keys + 2 * dim * values + values * dim;
+    }
 
     public Retention(ModelConfig config) : base(nameof(Retention))
     {
@@ -38,7 +66,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         scaling = Math.Pow(keyDim, -0.5);
         eps = config.NormEps;
         chunkSize = config.RetentionChunkSize;
-        chunkwiseWithoutState = config.RetentionChunkwise == true;
+        Form = config.RetentionChunkwise == true ? RetentionForm.Chunkwise : RetentionForm.Parallel;
         (logDecay, angle) = Tables(heads, keyDim);
 
         q_proj = new Projection(config.Dim, heads * keyDim);
@@ -68,9 +96,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         return (decay.data<float>().ToArray(), repeated.data<float>().ToArray());
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -79,7 +105,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         var (q, k, v, g) = Project(x, start);
 
         Tensor o, u; // o [batch, heads, time, valueDim]; u = U after the last token (null when not needed)
-        if (state is null && !chunkwiseWithoutState)
+        if (state is null && Form == RetentionForm.Parallel)
         {
             o = Parallel(q, k, v);
             u = returnFinal ? DecayedSum(k, v) : null!;
@@ -107,7 +133,7 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     /// torchscale recurrent_forward: s' = s·γ + 1; Kv' = Kv·√s·γ/√s' + k vᵀ/√s'; o = q·Kv'. (At position 0, s = 0 and Kv = 0 give
     /// the official first step, s' = 1 and Kv' = k vᵀ.)
     /// </summary>
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var st = MixerState.Require<RetentionState>(state, "retention");
@@ -125,11 +151,11 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     public ILeanLayer ToLean(LeanBuilder b) => new LeanRetention(b.Matrix(q_proj), b.Matrix(k_proj), b.Matrix(v_proj), b.Matrix(g_proj),
         b.Matrix(out_proj), heads, keyDim, valueDim, (float)scaling, (float)eps, logDecay, angle);
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new RetentionState(batch, heads, keyDim, valueDim, dtype, device);
 
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        (batch * heads * keyDim * valueDim + heads) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        (batch * heads * keyDim * valueDim + heads) * ElementSize(dtype);
 
     /// <summary>
     /// Retention arithmetic per token (all heads) of the form whole-sequence passes use, over a causal window of T tokens.
@@ -138,11 +164,11 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
     /// 2·keyDim·valueDim to read the cross-chunk state and 2·keyDim·valueDim to add the token to it. (The recurrent form,
     /// used for decoding, costs 4·keyDim·valueDim per token and head, independent of T.)
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength)
+    public override long NonParameterFlopsPerToken(long contextLength)
     {
         long perKey = 2L * (keyDim + valueDim) + 4;
-        if (!chunkwiseWithoutState) return heads * perKey * (contextLength + 1) / 2;
-        long chunk = Math.Min(chunkSize!.Value, contextLength);
+        if (Form == RetentionForm.Parallel) return heads * perKey * (contextLength + 1) / 2;
+        long chunk = Math.Min(chunkSize ?? contextLength, contextLength);
         return heads * (perKey * (chunk + 1) / 2 + 4L * keyDim * valueDim);
     }
 
@@ -265,4 +291,13 @@ public sealed class Retention : nn.Module<Tensor, Tensor>, IMixer, ILeanConverti
         var gated = nn.functional.silu(g) * normed.reshape(batch, time, heads * valueDim);
         return out_proj.call(gated);
     }
+}
+
+/// <summary>How <see cref="Retention"/> runs a whole sequence from an empty state.</summary>
+public enum RetentionForm
+{
+    /// <summary>Every pair of positions at once (paper eq. 5): memory grows as T².</summary>
+    Parallel,
+    /// <summary>Chunks of retention_chunk_size tokens (eq. 7), a state carried between chunks.</summary>
+    Chunkwise,
 }

@@ -10,10 +10,10 @@ namespace ArchLab.Mixers;
 /// <summary>
 /// RWKV-4 channel mixing, the block's feed-forward (Peng et al. 2023, §4.1, channel-mixing block; RWKV-LM
 /// RWKV_ChannelMix, ChatRWKV ffn_seq / ffn_one): token shift x̃ = μ ⊙ x_t + (1 − μ) ⊙ x_{t−1} for k and r, then
-/// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and implements <see cref="IMixer"/>;
+/// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and is a <see cref="Mixer"/>;
 /// <see cref="Block"/> keeps its state next to the time mixing's.
 /// </summary>
-public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Rwkv4ChannelMix : Mixer, ILeanConvertible
 {
     public readonly Parameter time_mix_k, time_mix_r;
     public readonly Projection key, receptance, value;
@@ -32,9 +32,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer, ILeanCo
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -53,7 +51,7 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer, ILeanCo
         return (y.MoveToOuterDisposeScope(), final);
     }
 
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-4 channel mixing");
@@ -73,12 +71,12 @@ public sealed class Rwkv4ChannelMix : nn.Module<Tensor, Tensor>, IMixer, ILeanCo
         return r * value.call(k);
     }
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new Rwkv4ChannelMixState(batch, dim, dtype, device);
 
     /// <summary>The previous input [B, dim]: independent of length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * ElementSize(dtype);
 
     /// <summary>Two token-shift mixes (4 per channel each), relu and square (2 per hidden unit), σ(r) and the gate (2 per channel).</summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 10L * dim + 2L * hidden;
+    public override long NonParameterFlopsPerToken(long contextLength) => 10L * dim + 2L * hidden;
 }

@@ -24,7 +24,7 @@ namespace ArchLab.Mixers;
 /// <para>Output: W_o (σ(r) ⊙ wkv). The parameter <c>time_decay</c> holds the raw training value; w = −exp(time_decay) is
 /// taken at every call, which keeps the decay negative while training (RWKV-LM does the same in its training model).</para>
 /// </summary>
-public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConvertible
+public sealed class Rwkv4TimeMix : Mixer, ILeanConvertible
 {
     public readonly Parameter time_decay, time_first, time_mix_k, time_mix_v, time_mix_r;
     public readonly Projection key, value, receptance, output;
@@ -35,8 +35,19 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
     /// ignores it.</summary>
     public int ScanChunk { get; set; } = Wkv4Reference.DefaultBlock;
 
-    /// <summary>This layer's WKV backend; null (the default) follows <see cref="Wkv4.Backend"/>.</summary>
-    public ScanBackend? WkvBackend { get; set; }
+    /// <summary>RWKV-4's blocks: LayerNorm, channel mixing as the feed-forward, and a LayerNorm on the embedding (ln0);
+    /// whole sequences run the WKV in blocks; imports BlinkDL checkpoints.</summary>
+    public static readonly MixerSpec Spec = new("rwkv4", (config, _, outputStd) => new Rwkv4TimeMix(config, outputStd))
+    {
+        DefaultNorm = "layernorm",
+        DefaultMlp = "rwkv_channel_mix",
+        EmbeddingNorm = true,
+        UsesScanBackend = true,
+        TrainingForms = [new("blocked", (config, _) => config)], // WKV in blocks of ScanChunk tokens
+        Importer = new Checkpoints.Importers.Rwkv4Importer(),
+        ParameterCount = config => 2.0 * config.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.DimAttention,
+        StateElements = config => config.Dim + 3.0 * config.DimAttention, // token shift; a, b, p
+    };
 
     public Rwkv4TimeMix(ModelConfig config, double outputInitStd) : base(nameof(Rwkv4TimeMix))
     {
@@ -55,9 +66,7 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -69,28 +78,26 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
         var previous = cat([first, x.narrow(1, 0, time - 1)], 1);
         var (k, v, r) = Project(x, previous);
 
-        var initialWkv = state is null ? (Wkv4State?)null : new Wkv4State(state.A, state.B, state.P);
-        var (wkv, last) = Wkv4.Forward(-time_decay.exp(), time_first, k, v, initialWkv, WkvBackend ?? Wkv4.Backend, ScanChunk);
-        var (a, b, p) = last;
+        var (wkv, last) = Wkv4.Forward(-time_decay.exp(), time_first, k, v, state?.Wkv, Backend, ScanChunk);
         var y = output.call(r * wkv);
         MixerState? final = null;
         if (returnFinal)
         {
             var target = state ?? new Rwkv4TimeMixState(batch, dim, dimAtt, x.dtype, x.device);
-            target.Advance(x.select(1, time - 1).clone(), a, b, p, time); // a copy: a view would keep all of x alive
+            target.Advance(x.select(1, time - 1).clone(), last, time); // a copy: a view would keep all of x alive
             final = target;
         }
         return (y.MoveToOuterDisposeScope(), final);
     }
 
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var s = MixerState.Require<Rwkv4TimeMixState>(state, "RWKV-4 time mixing");
         var (k, v, r) = Project(x, s.Shift);
-        var (wkv, (a, b, p)) = Wkv4Reference.Step(-time_decay.exp(), time_first, k, v, new Wkv4State(s.A, s.B, s.P));
+        var (wkv, next) = Wkv4Reference.Step(-time_decay.exp(), time_first, k, v, s.Wkv);
         var y = output.call(r * wkv);
-        s.Advance(x.alias(), a, b, p, 1);
+        s.Advance(x.alias(), next, 1);
         return y.MoveToOuterDisposeScope();
     }
 
@@ -112,12 +119,12 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
 
     Rwkv4TimeMixState Empty(long batch, Tensor x) => new(batch, dim, dimAtt, x.dtype, x.device);
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new Rwkv4TimeMixState(batch, dim, dimAtt, dtype, device);
 
     /// <summary>Shift [B, dim] plus a, b, p [B, dimAtt]: independent of length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        batch * (dim + 3L * dimAtt) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        batch * (dim + 3L * dimAtt) * ElementSize(dtype);
 
     /// <summary>
     /// Per token, counting each add, multiply, max, exp, sigmoid and divide as one FLOP: three token-shift mixes at
@@ -126,5 +133,5 @@ public sealed class Rwkv4TimeMix : nn.Module<Tensor, Tensor>, IMixer, ILeanConve
     /// σ(r)·wkv (2) = 25·dimAtt. A recurrence: independent of the context length. (The blocked form used for whole
     /// sequences trades ops for arithmetic: about 10·dimAtt·ScanChunk/2 per token more, counted here as the recurrence.)
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 12L * dim + 25L * dimAtt;
+    public override long NonParameterFlopsPerToken(long contextLength) => 12L * dim + 25L * dimAtt;
 }

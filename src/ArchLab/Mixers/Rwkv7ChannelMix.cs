@@ -9,10 +9,10 @@ namespace ArchLab.Mixers;
 /// RWKV-7 channel mixing, the block's feed-forward (BlinkDL RWKV-LM RWKV_CMix_x070): one token shift
 /// x_k = x + (x' − x) ⊙ μ_k with the previous token's input x', then W_v relu(W_k x_k)². Unlike RWKV-4's
 /// (<see cref="Rwkv4ChannelMix"/>) it has no receptance gate and mixes towards the previous token with μ rather than
-/// towards the current one. It reads the previous token, so it is stateful and implements <see cref="IMixer"/>.
+/// towards the current one. It reads the previous token, so it is stateful and is a <see cref="Mixer"/>.
 /// Official init: μ_k = 1 − (i/dim)^((1 − l/L)⁴), W_k orthogonal, W_v zero (generate_init_weight).
 /// </summary>
-public sealed class Rwkv7ChannelMix : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Rwkv7ChannelMix : Mixer
 {
     public readonly Parameter x_k;
     public readonly Projection key, value;
@@ -33,9 +33,7 @@ public sealed class Rwkv7ChannelMix : nn.Module<Tensor, Tensor>, IMixer
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -54,7 +52,7 @@ public sealed class Rwkv7ChannelMix : nn.Module<Tensor, Tensor>, IMixer
         return (y.MoveToOuterDisposeScope(), final);
     }
 
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-7 channel mixing");
@@ -65,12 +63,12 @@ public sealed class Rwkv7ChannelMix : nn.Module<Tensor, Tensor>, IMixer
 
     Tensor Mix(Tensor x, Tensor previous) => value.call(nn.functional.relu(key.call(x + (previous - x) * x_k)).square());
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new Rwkv4ChannelMixState(batch, dim, dtype, device);
 
     /// <summary>The previous input [B, dim]: independent of length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * ElementSize(dtype);
 
     /// <summary>The token shift (3 per channel: difference, scale, add), relu and square (2 per hidden unit).</summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 3L * dim + 2L * hidden;
+    public override long NonParameterFlopsPerToken(long contextLength) => 3L * dim + 2L * hidden;
 }

@@ -24,7 +24,7 @@ namespace ArchLab.Mixers;
 /// w1/a1/v1/g1 [dim, D], w2/a2/v2/g2 [D, dim]). The first RWKV-7 layer has no v0/v1/v2 (the official one has them but never
 /// reads them). Whole sequences run the chunked WKV by default (<see cref="UseChunkedWkv"/>), single steps the recurrence.
 /// </summary>
-public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
+public sealed class Rwkv7TimeMix : Mixer
 {
     public readonly Parameter x_r, x_w, x_k, x_v, x_a, x_g, w0, w1, w2, a0, a1, a2, g1, g2, k_k, k_a, r_k;
     public readonly Parameter? v0, v1, v2; // null in the first RWKV-7 layer
@@ -43,6 +43,25 @@ public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
     public int Chunk { get; set; } = Wkv7Reference.DefaultChunk;
 
     public bool IsFirstLayer => v0 is null;
+
+    /// <summary>RWKV-7's blocks: LayerNorm, its own channel mix, ln0 on the embedding (BlinkDL's RWKV-7); the official init
+    /// (it depends on the layer's depth); imports BlinkDL's RWKV-7 checkpoints.</summary>
+    public static readonly MixerSpec Spec = new(Rwkv7.Name, (config, layer, _) => new Rwkv7TimeMix(config, layer))
+    {
+        DefaultNorm = "layernorm",
+        DefaultMlp = "rwkv7_channel_mix",
+        EmbeddingNorm = true,
+        TrainingForms = [new("chunked", (config, _) => config)],
+        Importer = new Checkpoints.Importers.Rwkv7Importer(),
+        ParameterCount = config =>
+        {
+            double dim = config.Dim;
+            double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
+                           + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
+            return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
+        },
+        StateElements = config => config.Dim + (double)config.Dim * (config.Dim / config.Heads), // token shift, WKV state H·N²
+    };
 
     public Rwkv7TimeMix(ModelConfig config, int layer) : this(config, layer, Rwkv7ValueResidual.For(config)) { }
 
@@ -105,9 +124,7 @@ public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
         return (new Parameter(zeros(dim, rank)), new Parameter(second));
     }
 
-    public override Tensor forward(Tensor x) => Forward(x).Output;
-
-    public (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];
@@ -130,7 +147,7 @@ public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
         return (y.MoveToOuterDisposeScope(), final);
     }
 
-    public Tensor Step(Tensor x, MixerState state)
+    public override Tensor Step(Tensor x, MixerState state)
     {
         using var scope = NewDisposeScope();
         var s = MixerState.Require<Rwkv7TimeMixState>(state, "RWKV-7 time mixing");
@@ -178,12 +195,12 @@ public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
 
     Rwkv7TimeMixState Empty(long batch, Tensor x) => new(batch, dim, heads, headSize, x.dtype, x.device);
 
-    public MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
+    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
         new Rwkv7TimeMixState(batch, dim, heads, headSize, dtype, device);
 
     /// <summary>Shift [B, dim] plus the WKV state [B, heads, N, N]: independent of length.</summary>
-    public long StateBytes(long batch, long length, ScalarType dtype) =>
-        batch * (dim + (long)heads * headSize * headSize) * Attention.ElementSize(dtype);
+    public override long StateBytes(long batch, long length, ScalarType dtype) =>
+        batch * (dim + (long)heads * headSize * headSize) * ElementSize(dtype);
 
     /// <summary>
     /// Per token, counting each add, multiply and elementwise function as one FLOP, as the recurrence does it: per head the
@@ -193,5 +210,5 @@ public sealed class Rwkv7TimeMix : nn.Module<Tensor, Tensor>, IMixer
     /// are parameter FLOPs. The chunked form does a different amount of work for the same result (about 4·L·N per channel
     /// and token for its L×L products, L = <see cref="Chunk"/>); this counts the recurrence.
     /// </summary>
-    public long NonParameterFlopsPerToken(long contextLength) => 9L * dim * headSize + 40L * dim;
+    public override long NonParameterFlopsPerToken(long contextLength) => 9L * dim * headSize + 40L * dim;
 }

@@ -7,12 +7,13 @@ namespace ArchLab.Models;
 /// <summary>
 /// Pre-norm residual block: x + mixer(norm(x)), then + mlp(norm(x)) unless the layer has no MLP (Mamba).
 /// Norm and MLP kinds come from the config, or from the mixer's defaults (<see cref="MixerRegistry"/>).
-/// An MLP that reads earlier tokens (it implements <see cref="IMixer"/>, like RWKV's channel mixing) gets its own state:
+/// An MLP that reads earlier tokens (it is a <see cref="Mixers.Mixer"/>, like RWKV's channel mixing) gets its own state:
 /// the block's state is then a <see cref="BlockState"/> holding both; otherwise it is the mixer's state itself.
 /// </summary>
 public sealed class Block : nn.Module<Tensor, Tensor>
 {
-    public readonly nn.Module<Tensor, Tensor> mixer_norm, mixer;
+    public readonly nn.Module<Tensor, Tensor> mixer_norm;
+    public readonly Mixer mixer;
     public readonly nn.Module<Tensor, Tensor>? mlp_norm, mlp;
 
     public Block(ModelConfig config, int layer) : base(nameof(Block))
@@ -21,16 +22,16 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         string mixerName = config.MixerOf(layer);
         string norm = config.NormOf(layer);
         mixer_norm = Norms.Create(norm, config.Dim, config.NormEps);
-        mixer = (nn.Module<Tensor, Tensor>)MixerRegistry.Create(mixerName, config, outputStd, layer);
+        mixer = MixerRegistry.Create(mixerName, config, outputStd, layer);
         mlp = Mlps.Create(config.MlpOf(layer), config, outputStd, layer);
         if (mlp is not null) mlp_norm = Norms.Create(norm, config.Dim, config.NormEps);
         RegisterComponents();
     }
 
-    public IMixer Mixer => (IMixer)mixer;
+    public Mixer Mixer => mixer;
 
     /// <summary>The MLP when it is stateful, else null.</summary>
-    IMixer? StatefulMlp => mlp as IMixer;
+    Mixer? StatefulMlp => mlp as Mixer;
 
     public override Tensor forward(Tensor x) => Forward(x, null, false).Output;
 

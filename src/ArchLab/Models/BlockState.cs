@@ -18,6 +18,8 @@ public sealed class BlockState : MixerState
 
     protected override IEnumerable<Tensor> Tensors => TensorsOf(Mixer).Concat(TensorsOf(Mlp));
 
+    public override IReadOnlyList<Tensor> Values => [.. Mixer.Values, .. Mlp.Values];
+
     /// <summary>Records the parts' states after a call (they may have been replaced rather than updated in place).</summary>
     internal void Update(MixerState mixer, MixerState mlp)
     {

@@ -115,6 +115,21 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
 
     Tensor Head(Tensor h) => head is null ? Runtime.Autocast.Linear(h, embed.weight!) : head.call(h);
 
+    /// <summary>
+    /// The parameters weight decay applies to, and the rest (in <c>named_parameters</c> order): matrices (embeddings,
+    /// projections) decay; norm gains and biases do not (as nanoGPT), nor the parameters each layer's
+    /// <see cref="MixerSpec.NoDecayParameters"/> names (Mamba's A_log, as the official code).
+    /// </summary>
+    public (List<Parameter> Decay, List<Parameter> NoDecay) WeightDecayGroups()
+    {
+        var exempt = Enumerable.Range(0, Config.Layers)
+            .SelectMany(i => MixerRegistry.Spec(Config.MixerOf(i)).NoDecayParameters.Select(name => $"blocks.{i}.mixer.{name}"))
+            .ToHashSet();
+        var all = named_parameters().ToList();
+        bool Decays((string name, Parameter parameter) p) => p.parameter.dim() >= 2 && !exempt.Contains(p.name);
+        return (all.Where(Decays).Select(p => p.parameter).ToList(), all.Where(p => !Decays(p)).Select(p => p.parameter).ToList());
+    }
+
     // ---- accounting -------------------------------------------------------------------------------------------
 
     /// <summary>Parameters of the input embedding tables (tokens, and learned positions where the config has them).</summary>

@@ -5,7 +5,7 @@ namespace ArchLab.Models;
 
 /// <summary>
 /// The feed-forward layers a block can use after its mixer; "none" leaves the block with the mixer alone (Mamba).
-/// One that reads earlier tokens (RWKV's channel mixing) implements <see cref="Mixers.IMixer"/> and gets a state.
+/// One that reads earlier tokens (RWKV's channel mixing) is a <see cref="Mixers.Mixer"/> and gets a state.
 /// </summary>
 public static class Mlps
 {

@@ -9,8 +9,9 @@ namespace ArchLab.Models;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Mixer of every layer unless <see cref="LayerPattern"/> says otherwise: one of <see cref="Mixers.MixerRegistry.Names"/> (transformer, rwkv4, retnet, mamba).</summary>
-    public string Arch { get; init; } = "transformer";
+    /// <summary>Mixer of every layer unless <see cref="LayerPattern"/> says otherwise: one of <see cref="Mixers.MixerRegistry.Names"/>
+    /// (default: the first registered, <see cref="Mixers.MixerRegistry.DefaultName"/>).</summary>
+    public string Arch { get; init; } = Mixers.MixerRegistry.DefaultName;
     public int VocabSize { get; init; } = 256;
     public int Dim { get; init; } = 128;
     public int Layers { get; init; } = 4;
@@ -28,7 +29,7 @@ public sealed record ModelConfig
     public string[]? LayerPattern { get; init; }
     /// <summary>rmsnorm or layernorm; null uses each mixer's own default.</summary>
     public string? Norm { get; init; }
-    /// <summary>swiglu or none (more per architecture); null uses each mixer's own default.</summary>
+    /// <summary>One of <see cref="Mlps.Names"/> ("none": the block is the mixer alone); null uses each mixer's own default.</summary>
     public string? Mlp { get; init; }
     /// <summary>RetNet: value width of all heads together (torchscale decoder_value_embed_dim); null means <see cref="Dim"/>.</summary>
     public int? ValueDim { get; init; }

@@ -53,58 +53,13 @@ public static class ModelSize
 
     static double LayerParameters(ModelConfig config, string mixer)
     {
-        string canonical = MixerRegistry.Canonical(mixer);
-        var spec = MixerRegistry.Spec(canonical);
+        var spec = MixerRegistry.Spec(mixer);
         string norm = config.Norm ?? spec.DefaultNorm;
         string mlp = config.Mlp ?? spec.DefaultMlp;
         double dim = config.Dim;
-        double total = NormParameters(norm, dim) + MixerParameters(config, canonical);
+        double total = NormParameters(norm, dim) + spec.ParameterCount(config);
         if (mlp != "none") total += NormParameters(norm, dim) + MlpParameters(config, mlp);
         return total;
-    }
-
-    static double MixerParameters(ModelConfig config, string mixer)
-    {
-        double dim = config.Dim;
-        switch (mixer)
-        {
-            case "transformer":
-                double headDim = config.Dim / config.Heads;
-                double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
-                return dim * q + 2 * dim * kv + q * dim;
-            case "retnet":
-                double keys = config.Heads * (double)(config.Dim / config.Heads);
-                double values = config.Heads * (double)((config.ValueDim ?? config.Dim) / config.Heads);
-                return 2 * dim * keys + 2 * dim * values + values * dim;
-            case "rwkv4":
-                double att = config.DimAttention;
-                return 2 * att + 3 * dim + 3 * dim * att + att * dim;
-            case "mamba":
-                double inner = Math.Floor((config.Expand ?? 2) * dim), state = config.SsmStateSize, rank = config.DtRankSize;
-                bool projBias = config.ProjBias ?? false, convBias = config.ConvBias ?? true;
-                return dim * 2 * inner + (projBias ? 2 * inner : 0)          // in_proj
-                       + inner * config.ConvKernel + (convBias ? inner : 0)   // depthwise conv1d
-                       + inner * (rank + 2 * state)                           // x_proj
-                       + rank * inner + inner                                 // dt_proj
-                       + inner * dim + (projBias ? dim : 0)                   // out_proj
-                       + inner * state + inner;                               // A_log, D
-            case "mamba2":
-                double width = Math.Floor((config.Expand ?? 2) * dim), heads = width / (config.SsmHeadDim ?? 64);
-                double bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128), into = 2 * width + bc + heads;
-                bool biases = config.ProjBias ?? false;
-                return dim * into + (biases ? into : 0)                                               // in_proj
-                       + (width + bc) * config.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
-                       + 3 * heads + width                                                            // dt_bias, A_log, D, norm
-                       + width * dim + (biases ? dim : 0);                                            // out_proj
-            case Rwkv7.Name:
-                double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
-                               + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
-                return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
-            case "gated_deltanet":
-                return GatedDeltaNet.ParameterCount(config);
-            default:
-                throw new ConfigException($"unknown mixer '{mixer}' (known: {string.Join(", ", MixerRegistry.Names)})");
-        }
     }
 
     static double MlpParameters(ModelConfig config, string mlp)
@@ -123,20 +78,10 @@ public static class ModelSize
     static double FfnHidden(ModelConfig config) =>
         config.FfnHidden ?? 32 * Math.Ceiling(Math.Floor(8.0 * config.Dim / 3) / 32);
 
+    /// <summary>The mixer's state plus a stateful MLP's (RWKV's channel mixing keeps the previous input).</summary>
     static double LayerStateElements(ModelConfig config, string mixer)
     {
-        double dim = config.Dim;
-        return MixerRegistry.Canonical(mixer) switch
-        {
-            "transformer" => 2.0 * config.ContextLength * config.KvHeadCount * (config.Dim / config.Heads),
-            "retnet" => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
-            "rwkv4" => dim + 3.0 * config.DimAttention + dim, // time-mix shift, a, b, p; channel-mix shift
-            "mamba" => Math.Floor((config.Expand ?? 2) * dim) * (config.ConvKernel - 1 + config.SsmStateSize),
-            "mamba2" => (Math.Floor((config.Expand ?? 2) * dim) + 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128)) * (config.ConvKernel - 1)
-                        + Math.Floor((config.Expand ?? 2) * dim) * (config.DState ?? 128),
-            Rwkv7.Name => dim + dim * (config.Dim / config.Heads) + dim, // time-mix shift, WKV state H·N²; channel-mix shift
-            "gated_deltanet" => GatedDeltaNet.StateElements(config),
-            _ => 0,
-        };
+        var spec = MixerRegistry.Spec(mixer);
+        return spec.StateElements(config) + ((config.Mlp ?? spec.DefaultMlp) is "rwkv_channel_mix" or "rwkv7_channel_mix" ? config.Dim : 0);
     }
 }

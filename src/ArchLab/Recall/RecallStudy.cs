@@ -7,7 +7,7 @@ namespace ArchLab.Recall;
 public sealed record RecallStudyOptions
 {
     public string Task { get; init; } = "mqar";
-    public IReadOnlyList<string> Archs { get; init; } = ["transformer", "rwkv4", "retnet", "mamba", RecallModels.Hybrid];
+    public IReadOnlyList<string> Archs { get; init; } = RecallModels.Names.ToArray();
     public IReadOnlyList<int> Widths { get; init; } = [32, 64, 128];
     public IReadOnlyList<int> SeqLens { get; init; } = [256];
     /// <summary>MQAR: key-value pairs; selective copy: tokens to copy; induction: unused.</summary>
@@ -15,7 +15,8 @@ public sealed record RecallStudyOptions
     public int Layers { get; init; } = 2;
     public int VocabSize { get; init; } = 8192;
     public int HeadDim { get; init; } = 64;
-    public string HybridMixer { get; init; } = "mamba";
+    /// <summary>The recurrent mixer of "hybrid" (its even layers; the odd ones are attention).</summary>
+    public string HybridMixer { get; init; } = Mixers.Mamba.Spec.Name;
     public bool TiedEmbeddings { get; init; } = true;
     /// <summary>Learned absolute position embeddings in every model (as Zoology's baselines have).</summary>
     public bool PositionEmbedding { get; init; }

@@ -82,12 +82,10 @@ public static class RecallTrainer
         return ((double)correct / scored, lossSum / scored, correct, scored);
     }
 
-    /// <summary>Weight decay on matrices only, not on norm gains, biases or Mamba's A_log (as the general trainer does).</summary>
+    /// <summary>Weight decay on the model's <see cref="LanguageModel.WeightDecayGroups"/> (as the general trainer does).</summary>
     static AdamW CreateOptimizer(LanguageModel model, RecallTrainConfig config)
     {
-        static bool Decays(string name, Tensor p) => p.dim() >= 2 && !name.EndsWith(".A_log");
-        var decay = model.named_parameters().Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();
-        var noDecay = model.named_parameters().Where(p => !Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();
+        var (decay, noDecay) = model.WeightDecayGroups();
         return optim.AdamW([
             new AdamW.ParamGroup(decay, lr: config.LearningRate, weight_decay: config.WeightDecay),
             new AdamW.ParamGroup(noDecay, lr: config.LearningRate, weight_decay: 0.0),

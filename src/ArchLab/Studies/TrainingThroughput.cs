@@ -34,8 +34,8 @@ public static class TrainingThroughput
 
         void Step((bool Bf16, ScanBackend? Backend) variant)
         {
-            var (selective, wkv) = (SelectiveScan.Backend, Wkv4.Backend);
-            if (variant.Backend is { } backend) (SelectiveScan.Backend, Wkv4.Backend) = (backend, backend);
+            var saved = ScanBackends.Default;
+            if (variant.Backend is { } backend) ScanBackends.Default = backend;
             try
             {
                 using var scope = NewDisposeScope();
@@ -44,7 +44,7 @@ public static class TrainingThroughput
                     nn.functional.cross_entropy(model.forward(x).flatten(0, 1), y.flatten()).backward();
                 optimizer.step();
             }
-            finally { (SelectiveScan.Backend, Wkv4.Backend) = (selective, wkv); }
+            finally { ScanBackends.Default = saved; }
         }
 
         foreach (var v in variants) Step(v); // warm-up: allocator, kernels

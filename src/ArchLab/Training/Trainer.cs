@@ -155,13 +155,11 @@ public sealed class Trainer
         return (lossSum, gradNorm);
     }
 
-    /// <summary>Weight decay on matrices (embedding, projections), none on norm gains and biases (as nanoGPT does) nor on
-    /// Mamba's A_log (as the official code does). Public so that checkpoint readers can restore the moments into it.</summary>
+    /// <summary>Weight decay on the model's <see cref="LanguageModel.WeightDecayGroups"/> (matrices, less what a mixer's spec
+    /// exempts). Public so that checkpoint readers can restore the moments into it.</summary>
     public static AdamW CreateOptimizer(LanguageModel model, TrainConfig config)
     {
-        static bool Decays(string name, Tensor p) => p.dim() >= 2 && !name.EndsWith(".A_log");
-        var decay = model.named_parameters().Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();
-        var noDecay = model.named_parameters().Where(p => !Decays(p.name, p.parameter)).Select(p => p.parameter).ToList();
+        var (decay, noDecay) = model.WeightDecayGroups();
         return optim.AdamW([
             new AdamW.ParamGroup(decay, lr: config.LearningRate, beta1: config.Beta1, beta2: config.Beta2, weight_decay: config.WeightDecay),
             new AdamW.ParamGroup(noDecay, lr: config.LearningRate, beta1: config.Beta1, beta2: config.Beta2, weight_decay: 0.0),

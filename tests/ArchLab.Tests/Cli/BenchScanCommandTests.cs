@@ -4,6 +4,7 @@ namespace ArchLab.Tests.Cli;
 
 /// <summary><c>archlab bench scan</c>: a tiny run writes its CSV (command comment, one row per op and length, both backends
 /// timed); bad choices end with a one-line error.</summary>
+[Trait("Category", Category.Cli)]
 public class BenchScanCommandTests
 {
     [Fact]

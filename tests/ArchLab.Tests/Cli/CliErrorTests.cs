@@ -3,6 +3,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Cli;
 
 /// <summary>Bad input ends with one line naming the problem on stderr, a non-zero exit, and no stack trace.</summary>
+[Trait("Category", Category.Cli)]
 public class CliErrorTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Cli;
 
 /// <summary>The generate, eval --by-position and bench decode/memory commands reject bad input with one clean line.</summary>
+[Trait("Category", Category.Cli)]
 public class DecodeCliTests
 {
     [Fact]

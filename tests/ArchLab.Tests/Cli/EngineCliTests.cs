@@ -6,6 +6,7 @@ using TorchSharp;
 namespace ArchLab.Tests.Cli;
 
 /// <summary>generate, bench decode and bench quant on the lean engine through the command line.</summary>
+[Trait("Category", Category.Cli)]
 public class EngineCliTests
 {
     [Theory]

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace ArchLab.Tests.Cli;
 
 /// <summary>One small byte-level run, trained once for the tests of <see cref="HostileInputCliTests"/>.</summary>
+[Trait("Category", Category.Cli)]
 public sealed class TinyRunFixture : IDisposable
 {
     public TinyCorpus Corpus { get; } = new(files: 6);
@@ -29,6 +30,7 @@ public sealed class TinyRunFixture : IDisposable
 
 /// <summary>Issue 15 F4, F5, F11–F14 and eval --split through the real CLI: one line on stderr naming the field, file or
 /// argument, a non-zero exit, and no stack trace or C++ frames.</summary>
+[Trait("Category", Category.Cli)]
 public sealed class HostileInputCliTests(TinyRunFixture fixture) : IClassFixture<TinyRunFixture>, IDisposable
 {
     readonly string scratch = Directory.CreateTempSubdirectory("archlab-hostile-").FullName;

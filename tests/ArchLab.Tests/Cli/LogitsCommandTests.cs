@@ -4,6 +4,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Cli;
 
 /// <summary>`archlab logits` on Meta's LLaMA layout reproduces the official logits in every mode.</summary>
+[Trait("Category", Category.Cli)]
 public class LogitsCommandTests
 {
     static readonly GoldenCase Case = new("llama", "case1_d64_h4_mha");

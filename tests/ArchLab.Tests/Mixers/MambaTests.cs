@@ -7,14 +7,14 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Tests.Mixers;
 
-/// <summary>Mamba's whole-sequence scan, its token step and chunked continuation are the same function (outputs, states, gradients).</summary>
+/// <summary>Mamba beyond the conformance suite (MixerConformanceTests): shape variants, random states, the fused scan
+/// against the reference, the official init, state checks and config fields.</summary>
 public class MambaTests
 {
     const int Batch = 2, Time = 37;
 
     static readonly ModelConfig Small = new() { Arch = "mamba", Dim = 16, Layers = 2, DState = 5, DConv = 4, Expand = 2, DtRank = 3 };
 
-    /// <summary>A mixer with its official init, then perturbed so Δ, B, C are O(1) and the state carries context.</summary>
     /// <summary>The scan backend every mixer of these tests runs (the derived class runs them all again on the reference).</summary>
     protected virtual ScanBackend Backend => ScanBackend.Cpu;
 
@@ -34,73 +34,6 @@ public class MambaTests
         new(randn(Batch, mixer.InnerDim, mixer.ConvKernel - 1, dtype: dtype),
             0.5 * randn(Batch, mixer.InnerDim, mixer.StateSize, dtype: dtype), position);
 
-    static (Tensor Output, MambaState State) Chunked(Mamba mixer, Tensor x, MambaState? initial, long chunk)
-    {
-        var state = initial;
-        var pieces = new List<Tensor>();
-        for (long t = 0; t < x.shape[1]; t += chunk)
-        {
-            var (y, final) = mixer.Forward(x.narrow(1, t, Math.Min(chunk, x.shape[1] - t)), state, returnFinal: true);
-            pieces.Add(y);
-            state = (MambaState)final!;
-        }
-        return (cat(pieces, 1), state!);
-    }
-
-    static (Tensor Output, MambaState State) Recurrent(Mamba mixer, Tensor x, MambaState? initial)
-    {
-        var state = initial ?? (MambaState)mixer.AllocateState(x.shape[0], x.shape[1], x.dtype, x.device);
-        var pieces = Enumerable.Range(0, (int)x.shape[1]).Select(t => mixer.Step(x.select(1, t), state).unsqueeze(1)).ToList();
-        return (cat(pieces, 1), state);
-    }
-
-    static void SameState(MambaState expected, MambaState actual, double atol, string what)
-    {
-        Assert.Equal(expected.Position, actual.Position);
-        Assert.Equal(expected.Conv.shape, actual.Conv.shape);
-        if (expected.Conv.NumberOfElements > 0) TensorAssert.Close(expected.Conv, actual.Conv, atol, what + " conv state");
-        TensorAssert.Close(expected.Ssm, actual.Ssm, atol, what + " ssm state");
-    }
-
-    [Theory]
-    [InlineData(ScalarType.Float64, 1e-9, false)]
-    [InlineData(ScalarType.Float64, 1e-9, true)]
-    [InlineData(ScalarType.Float32, 2e-5, false)]
-    [InlineData(ScalarType.Float32, 2e-5, true)]
-    public void ParallelRecurrentAndChunkedAgree(ScalarType dtype, double atol, bool withInitialState)
-    {
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        using var mixer = Build(Small, dtype);
-        var x = randn(Batch, Time, Small.Dim, dtype: dtype);
-        MambaState? Initial() => withInitialState ? RandomState(mixer, dtype) : null;
-        var initial = Initial();
-
-        var (y, final) = mixer.Forward(x, initial?.Clone(), returnFinal: true);
-        var parallel = (MambaState)final!;
-        Assert.Equal((withInitialState ? 5 : 0) + Time, parallel.Position);
-
-        var (yr, recurrent) = Recurrent(mixer, x, initial?.Clone());
-        TensorAssert.Close(y, yr, atol, "recurrent output");
-        SameState(parallel, recurrent, atol, "recurrent");
-
-        foreach (long chunk in new long[] { 1, 5, 8, 36, 37, 64 })
-        {
-            var (yc, chunked) = Chunked(mixer, x, initial?.Clone(), chunk);
-            TensorAssert.Close(y, yc, atol, $"chunk {chunk} output");
-            SameState(parallel, chunked, atol, $"chunk {chunk}");
-        }
-
-        // Any split: the state after a prefix continues the rest exactly.
-        foreach (long split in new long[] { 1, 16, 20, 36 })
-        {
-            var (head, mid) = mixer.Forward(x.narrow(1, 0, split), initial?.Clone(), returnFinal: true);
-            var (tail, end) = mixer.Forward(x.narrow(1, split, Time - split), mid, returnFinal: true);
-            TensorAssert.Close(y, cat([head, tail], 1), atol, $"split {split} output");
-            SameState(parallel, (MambaState)end!, atol, $"split {split}");
-        }
-    }
-
     [Theory]
     [InlineData(1, 1.0, 4, true, false)]   // no conv history at all
     [InlineData(2, 1.5, 1, false, true)]   // fractional expand (inner 24), rank-1 Δ, no conv bias, projection biases
@@ -117,43 +50,12 @@ public class MambaTests
         var x = randn(Batch, 11, config.Dim, dtype: ScalarType.Float64);
         var initial = RandomState(mixer, ScalarType.Float64);
         var (y, final) = mixer.Forward(x, initial.Clone(), returnFinal: true);
-        var (yr, recurrent) = Recurrent(mixer, x, initial.Clone());
-        var (yc, chunked) = Chunked(mixer, x, initial.Clone(), 3);
+        var (yr, recurrent) = MixerRuns.Stepped(mixer, x, initial.Clone());
+        var (yc, chunked) = MixerRuns.Chunked(mixer, x, initial.Clone(), 3);
         TensorAssert.Close(y, yr, 1e-9, "recurrent output");
         TensorAssert.Close(y, yc, 1e-9, "chunked output");
-        SameState((MambaState)final!, recurrent, 1e-9, "recurrent");
-        SameState((MambaState)final!, chunked, 1e-9, "chunked");
-    }
-
-    [Fact]
-    public void ChunkedGradientsEqualParallelGradients()
-    {
-        using var scope = NewDisposeScope();
-        using var mixer = Build(Small, ScalarType.Float64);
-        var x = randn(Batch, Time, Small.Dim, dtype: ScalarType.Float64);
-        var weights = randn(Batch, Time, Small.Dim, dtype: ScalarType.Float64);
-
-        Dictionary<string, Tensor> Gradients(Func<Tensor, Tensor> run)
-        {
-            mixer.zero_grad();
-            var input = x.clone().requires_grad_(true);
-            (run(input) * weights).sum().backward();
-            var grads = mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
-            grads["input"] = input.grad!.clone();
-            return grads;
-        }
-
-        var parallel = Gradients(input => mixer.Forward(input).Output);
-        foreach (long chunk in new long[] { 5, 8 })
-        {
-            var chunked = Gradients(input => Chunked(mixer, input, null, chunk).Output);
-            Assert.Equal(parallel.Keys.Order(), chunked.Keys.Order());
-            foreach (var (name, g) in parallel)
-            {
-                Assert.True(g.abs().max().item<double>() > 0, $"{name}: zero gradient");
-                TensorAssert.Close(g, chunked[name], 1e-9, $"chunk {chunk}: d/d{name}");
-            }
-        }
+        MixerRuns.SameState(final!, recurrent, 1e-9, "recurrent");
+        MixerRuns.SameState(final!, chunked, 1e-9, "chunked");
     }
 
     /// <summary>The whole mixer with the fused scan (default) and with the reference loop: same output, final state and
@@ -191,17 +93,6 @@ public class MambaTests
             double scale = Math.Max(1, g.abs().max().to(ScalarType.Float64).item<double>());
             TensorAssert.Close(g, fused.Grads[name], atol * scale, $"d/d{name}");
         }
-    }
-
-    [Fact]
-    public void StateIsFixedSizeAndMatchesAnalyticBytes()
-    {
-        using var mixer = new Mamba(Small);
-        using var state = mixer.AllocateState(Batch, 1000, ScalarType.Float32, CPU);
-        Assert.Equal(mixer.StateBytes(Batch, 1000, ScalarType.Float32), state.Bytes);
-        Assert.Equal(mixer.StateBytes(Batch, 1, ScalarType.Float32), mixer.StateBytes(Batch, 100_000, ScalarType.Float32));
-        Assert.Equal(Batch * 32L * (3 + 5) * 4, state.Bytes);
-        Assert.Equal(7L * 32 * 5 + 6L * 32, mixer.NonParameterFlopsPerToken(256));
     }
 
     [Fact]

@@ -43,26 +43,6 @@ public class RetNetTests
 
     static RetentionState Clone(RetentionState s) => new(s.Kv.detach().clone(), s.Scale.detach().clone(), s.Position);
 
-    /// <summary>Every token through Step from <paramref name="state"/>.</summary>
-    static Tensor Recurrent(Retention mixer, Tensor x, RetentionState state) =>
-        stack(Enumerable.Range(0, (int)x.shape[1]).Select(t => mixer.Step(x.select(1, t), state)).ToArray(), 1);
-
-    /// <summary>Consecutive pieces of <paramref name="piece"/> tokens through Forward with the state.</summary>
-    static Tensor Chunked(Retention mixer, Tensor x, RetentionState state, int piece)
-    {
-        var outputs = new List<Tensor>();
-        for (long t = 0; t < x.shape[1]; t += piece)
-            outputs.Add(mixer.Forward(x.narrow(1, t, Math.Min(piece, x.shape[1] - t)), state, returnFinal: true).Output);
-        return cat(outputs, 1);
-    }
-
-    static void SameState(RetentionState expected, RetentionState actual, double atol, string what)
-    {
-        Assert.Equal(expected.Position, actual.Position);
-        TensorAssert.Close(expected.Kv, actual.Kv, atol, $"{what}: kv");
-        TensorAssert.Close(expected.Scale, actual.Scale, atol, $"{what}: scale");
-    }
-
     /// <summary>Initial states: none (position 0), the state after an 11-token prefix, and a random kv at position 11.</summary>
     public static TheoryData<string> Starts => new() { "empty", "prefix", "random" };
 
@@ -91,22 +71,22 @@ public class RetNetTests
 
         // Reference: the step loop (recurrent form).
         var stepState = Clone(initial);
-        var expected = Recurrent(reference, x, stepState);
+        var expected = MixerRuns.Stepped(reference, x, stepState).Output;
 
         // Whole sequence: parallel form when there is no state, chunkwise with one chunk of T otherwise.
         var wholeState = Clone(initial);
         var (whole, final) = start == "empty" ? reference.Forward(x, null, returnFinal: true) : reference.Forward(x, wholeState, returnFinal: true);
         TensorAssert.Close(expected, whole, 1e-9, $"{start}: whole vs recurrent");
-        SameState(stepState, (RetentionState)final!, 1e-9, $"{start}: whole vs recurrent");
+        MixerRuns.SameState(stepState, (RetentionState)final!, 1e-9, $"{start}: whole vs recurrent");
 
         // Pieces fed with the state (LogitsRunner's Chunked), with pieces and chunk sizes that divide T and ones that don't.
         foreach (var (piece, chunk) in new (int, int?)[] { (8, null), (5, null), (37, 8), (37, 5), (16, 8), (13, 5), (1, null) })
         {
             var mixer = Mixer(Config(chunk: chunk));
             var state = Clone(initial);
-            var output = Chunked(mixer, x, state, piece);
+            var output = MixerRuns.Chunked(mixer, x, state, piece).Output;
             TensorAssert.Close(expected, output, 1e-9, $"{start}: pieces of {piece}, chunk {chunk} vs recurrent");
-            SameState(stepState, state, 1e-9, $"{start}: pieces of {piece}, chunk {chunk} vs recurrent");
+            MixerRuns.SameState(stepState, state, 1e-9, $"{start}: pieces of {piece}, chunk {chunk} vs recurrent");
         }
 
         // Chunkwise form for stateless passes (retention_chunkwise), as in training.
@@ -115,7 +95,7 @@ public class RetNetTests
             {
                 var (output, chunkFinal) = Mixer(Config(chunk: chunk, chunkwise: true)).Forward(x, null, returnFinal: true);
                 TensorAssert.Close(expected, output, 1e-9, $"stateless chunkwise {chunk} vs recurrent");
-                SameState(stepState, (RetentionState)chunkFinal!, 1e-9, $"stateless chunkwise {chunk} vs recurrent");
+                MixerRuns.SameState(stepState, (RetentionState)chunkFinal!, 1e-9, $"stateless chunkwise {chunk} vs recurrent");
             }
     }
 
@@ -127,15 +107,15 @@ public class RetNetTests
         var x = Input(dtype: ScalarType.Float32);
         var mixer = Mixer(Config(chunk: 8), ScalarType.Float32);
         var stepState = (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float32, CPU);
-        var expected = Recurrent(mixer, x, stepState);
+        var expected = MixerRuns.Stepped(mixer, x, stepState).Output;
         var (parallel, parallelState) = mixer.Forward(x, null, returnFinal: true);
         var chunkState = (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float32, CPU);
-        var chunked = Chunked(mixer, x, chunkState, 5);
+        var chunked = MixerRuns.Chunked(mixer, x, chunkState, 5).Output;
         // float32 rounding (≈6e-8 relative) amplified by the group norm of rows whose raw values are small: 1e-5.
         TensorAssert.Close(expected, parallel, 1e-5, "float32 parallel vs recurrent");
         TensorAssert.Close(expected, chunked, 1e-5, "float32 chunked vs recurrent");
-        SameState(stepState, (RetentionState)parallelState!, 1e-5, "float32 parallel vs recurrent");
-        SameState(stepState, chunkState, 1e-5, "float32 chunked vs recurrent");
+        MixerRuns.SameState(stepState, (RetentionState)parallelState!, 1e-5, "float32 parallel vs recurrent");
+        MixerRuns.SameState(stepState, chunkState, 1e-5, "float32 chunked vs recurrent");
     }
 
     /// <summary>
@@ -151,12 +131,12 @@ public class RetNetTests
         var mixer = Mixer(Config(eps: 1e-6, chunk: 8));
         var small = Input(scale: 0.3);
         var parallel = mixer.Forward(small).Output;
-        var recurrent = Recurrent(mixer, small, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU));
+        var recurrent = MixerRuns.Stepped(mixer, small, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU)).Output;
         TensorAssert.Close(parallel, recurrent, 1e-12, "small inputs: parallel vs recurrent");
 
         var x = Input();
         var whole = mixer.Forward(x, mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU)).Output;
-        var pieces = Chunked(mixer, x, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU), 16);
+        var pieces = MixerRuns.Chunked(mixer, x, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU), 16).Output;
         TensorAssert.Close(whole, pieces, 1e-12, "chunkwise: one call vs pieces of 16 (chunk 8)");
 
         var large = mixer.Forward(x).Output;
@@ -164,9 +144,7 @@ public class RetNetTests
     }
 
     [Theory]
-    [InlineData(8, null)]
-    [InlineData(5, null)]
-    [InlineData(37, 8)]
+    [InlineData(37, 8)] // pieces without chunks are in MixerConformanceTests
     public void ParallelAndChunkedGiveTheSameGradients(int piece, int? chunk)
     {
         using var scope = NewDisposeScope();
@@ -179,7 +157,7 @@ public class RetNetTests
             mixer.zero_grad();
             var x = Input().requires_grad_(true);
             var output = chunked
-                ? Chunked(mixer, x, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU), piece)
+                ? MixerRuns.Chunked(mixer, x, (RetentionState)mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU), piece).Output
                 : mixer.Forward(x).Output;
             (output * weights).sum().backward();
             var grads = mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
@@ -192,16 +170,6 @@ public class RetNetTests
         Assert.Equal(6, parallel.Count); // q, k, v, g, out projections and the input
         foreach (var (name, grad) in parallel)
             TensorAssert.Close(grad, chunkedGrads[name], 1e-9, $"gradient of {name}");
-    }
-
-    [Fact]
-    public void StateBytesMatchTheState()
-    {
-        var mixer = Mixer(Config());
-        using var state = mixer.AllocateState(Batch, Time, ScalarType.Float64, CPU);
-        Assert.Equal(state.Bytes, mixer.StateBytes(Batch, Time, ScalarType.Float64));
-        Assert.Equal(mixer.StateBytes(Batch, 1, ScalarType.Float32), mixer.StateBytes(Batch, 10_000, ScalarType.Float32));
-        Assert.Equal((long)Batch * Heads * (Dim / Heads) * (ValueDim / Heads) * 4 + Heads * 4, mixer.StateBytes(Batch, 5, ScalarType.Float32));
     }
 
     [Fact]

@@ -9,8 +9,8 @@ using static TorchSharp.torch;
 namespace ArchLab.Tests.Mixers;
 
 /// <summary>
-/// RWKV-4 time and channel mixing: one pass over a sequence, a token-by-token loop and chunked passes (any chunk size,
-/// any split) give the same outputs, final states and gradients; the stable WKV equals the plain sum formula.
+/// RWKV-4 time and channel mixing beyond the conformance suite (MixerConformanceTests): random states with exponents of
+/// either sign, the blocked WKV for any block size, float32 against float64, the stable WKV against the plain sum formula.
 /// </summary>
 public class Rwkv4Tests
 {
@@ -39,7 +39,7 @@ public class Rwkv4Tests
     Rwkv4TimeMix TimeMix(int seed = 1)
     {
         var mixer = Randomised(new Rwkv4TimeMix(Config, 0.02), seed);
-        mixer.WkvBackend = Backend;
+        mixer.ScanBackend = Backend;
         return mixer;
     }
     static Rwkv4ChannelMix ChannelMix(int seed = 2) => Randomised(new Rwkv4ChannelMix(Config.Dim, Config.FfnHiddenSize, 0.02), seed);
@@ -51,103 +51,27 @@ public class Rwkv4Tests
     }
 
     /// <summary>A state as if some tokens had gone before: random shift, a, positive b, and exponents p of either sign.</summary>
-    static MixerState RandomState(IMixer mixer, int seed = 4)
+    static MixerState RandomState(Mixer mixer, int seed = 4)
     {
         torch.manual_seed(seed);
         return mixer switch
         {
-            Rwkv4TimeMix => new Rwkv4TimeMixState(randn([Batch, Config.Dim], ScalarType.Float64), randn([Batch, Config.DimAttention], ScalarType.Float64),
-                                                  rand([Batch, Config.DimAttention], ScalarType.Float64) + 0.5, 3 * randn([Batch, Config.DimAttention], ScalarType.Float64), 11),
+            Rwkv4TimeMix => new Rwkv4TimeMixState(randn([Batch, Config.Dim], ScalarType.Float64), new Wkv4State(randn([Batch, Config.DimAttention], ScalarType.Float64),
+                                                  rand([Batch, Config.DimAttention], ScalarType.Float64) + 0.5, 3 * randn([Batch, Config.DimAttention], ScalarType.Float64)), 11),
             _ => new Rwkv4ChannelMixState(randn([Batch, Config.Dim], ScalarType.Float64), 11),
         };
     }
 
     static MixerState? Copy(MixerState? state) => state switch
     {
-        Rwkv4TimeMixState s => new Rwkv4TimeMixState(s.Shift, s.A, s.B, s.P, s.Position),
+        Rwkv4TimeMixState s => new Rwkv4TimeMixState(s.Shift, s.Wkv, s.Position),
         Rwkv4ChannelMixState s => new Rwkv4ChannelMixState(s.Shift, s.Position),
         _ => null,
     };
 
-    static Tensor[] StateTensors(MixerState s) => s switch
-    {
-        Rwkv4TimeMixState t => [t.Shift, t.A, t.B, t.P],
-        Rwkv4ChannelMixState c => [c.Shift],
-        _ => throw new ArgumentException(s.GetType().Name),
-    };
-
-    static void SameState(MixerState expected, MixerState actual, double atol, string what)
-    {
-        Assert.Equal(expected.Position, actual.Position);
-        foreach (var (e, a) in StateTensors(expected).Zip(StateTensors(actual))) TensorAssert.Close(e, a, atol, what + " state");
-    }
-
-    /// <summary>Feeds x in consecutive chunks of the given sizes (the last one takes the rest).</summary>
-    static (Tensor Output, MixerState Final) Chunked(IMixer mixer, Tensor x, MixerState? initial, params long[] sizes)
-    {
-        var state = Copy(initial) ?? mixer.AllocateState(Batch, x.shape[1], x.dtype, x.device);
-        var pieces = new List<Tensor>();
-        long t = 0;
-        for (int i = 0; t < x.shape[1]; i++)
-        {
-            long n = Math.Min(i < sizes.Length ? sizes[i] : sizes[^1], x.shape[1] - t);
-            var (y, final) = mixer.Forward(x.narrow(1, t, n), state, returnFinal: true);
-            Assert.Same(state, final);
-            pieces.Add(y);
-            t += n;
-        }
-        return (cat(pieces, 1), state);
-    }
-
-    static (Tensor Output, MixerState Final) Stepped(IMixer mixer, Tensor x, MixerState? initial)
-    {
-        var state = Copy(initial) ?? mixer.AllocateState(Batch, x.shape[1], x.dtype, x.device);
-        var pieces = Enumerable.Range(0, (int)x.shape[1]).Select(t => mixer.Step(x.select(1, t), state).unsqueeze(1)).ToList();
-        return (cat(pieces, 1), state);
-    }
-
     public static TheoryData<string, bool> Cases => new() { { "time", false }, { "time", true }, { "channel", false }, { "channel", true } };
 
-    IMixer Make(string which) => which == "time" ? TimeMix() : ChannelMix();
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ParallelEqualsRecurrentEqualsChunked(string which, bool withInitialState)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var mixer = Make(which);
-        var x = Input();
-        var initial = withInitialState ? RandomState(mixer) : null;
-
-        var (whole, final) = mixer.Forward(x, Copy(initial), returnFinal: true);
-        Assert.Equal((initial?.Position ?? 0) + Time, final!.Position);
-
-        var (stepped, steppedState) = Stepped(mixer, x, initial);
-        TensorAssert.Close(whole, stepped, 1e-9, "step loop");
-        SameState(final, steppedState, 1e-9, "step loop");
-
-        foreach (var sizes in new[] { new long[] { 5 }, [7], [8], [13], [1, 17], [34], [1], [20, 3, 9] })
-        {
-            var (chunked, chunkedState) = Chunked(mixer, x, initial, sizes);
-            TensorAssert.Close(whole, chunked, 1e-9, $"chunks {string.Join(",", sizes)}");
-            SameState(final, chunkedState, 1e-9, $"chunks {string.Join(",", sizes)}");
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void PrefixStateContinuesExactly(string which, bool _)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var mixer = Make(which);
-        var x = Input(Time + 9);
-        var (whole, _) = mixer.Forward(x);
-        var (_, prefix) = mixer.Forward(x.narrow(1, 0, 9), null, returnFinal: true);
-        var (rest, _) = mixer.Forward(x.narrow(1, 9, Time), prefix, returnFinal: true);
-        TensorAssert.Close(whole.narrow(1, 9, Time), rest, 1e-9, "after a 9-token prefix");
-    }
+    Mixer Make(string which) => which == "time" ? TimeMix() : ChannelMix();
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -163,8 +87,8 @@ public class Rwkv4Tests
         mixer32.to(ScalarType.Float32);
         var initial32 = initial is null ? null : Cast(initial, ScalarType.Float32);
         var (whole, _) = mixer.Forward(x.to(ScalarType.Float32), Copy(initial32), false);
-        var (chunked, _) = Chunked(mixer, x.to(ScalarType.Float32), initial32, 8);
-        var (stepped, _) = Stepped(mixer, x.to(ScalarType.Float32), initial32);
+        var (chunked, _) = MixerRuns.Chunked(mixer, x.to(ScalarType.Float32), Copy(initial32), 8);
+        var (stepped, _) = MixerRuns.Stepped(mixer, x.to(ScalarType.Float32), Copy(initial32));
         TensorAssert.Close(expected, whole, 1e-5, "float32 parallel");
         TensorAssert.Close(whole, chunked, 1e-5, "float32 chunked");
         TensorAssert.Close(whole, stepped, 1e-5, "float32 step loop");
@@ -172,42 +96,10 @@ public class Rwkv4Tests
 
     static MixerState Cast(MixerState s, ScalarType dtype) => s switch
     {
-        Rwkv4TimeMixState t => new Rwkv4TimeMixState(t.Shift.to(dtype), t.A.to(dtype), t.B.to(dtype), t.P.to(dtype), t.Position),
+        Rwkv4TimeMixState t => new Rwkv4TimeMixState(t.Shift.to(dtype), new Wkv4State(t.Wkv.A.to(dtype), t.Wkv.B.to(dtype), t.Wkv.P.to(dtype)), t.Position),
         Rwkv4ChannelMixState c => new Rwkv4ChannelMixState(c.Shift.to(dtype), c.Position),
         _ => throw new ArgumentException(s.GetType().Name),
     };
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ChunkedGradientsEqualParallelGradients(string which, bool withInitialState)
-    {
-        using var scope = NewDisposeScope();
-        var mixer = Make(which);
-        var module = (nn.Module)mixer;
-        var initial = withInitialState ? RandomState(mixer) : null;
-        torch.manual_seed(5);
-        var upstream = randn([Batch, Time, Config.Dim], ScalarType.Float64);
-
-        (Tensor InputGrad, Dictionary<string, Tensor> ParamGrads) Gradients(Func<Tensor, Tensor> run)
-        {
-            module.zero_grad();
-            var x = Input().requires_grad_();
-            (run(x) * upstream).sum().backward();
-            return (x.grad!.clone(), module.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
-        }
-
-        var parallel = Gradients(x => mixer.Forward(x, Copy(initial), false).Output);
-        foreach (var size in new long[] { 5, 8 })
-        {
-            var chunked = Gradients(x => Chunked(mixer, x, initial, size).Output);
-            TensorAssert.Close(parallel.InputGrad, chunked.InputGrad, 1e-9, $"d/dx, chunks of {size}");
-            foreach (var (name, g) in parallel.ParamGrads)
-            {
-                Assert.True(g.abs().max().item<double>() > 0, $"{name} gets no gradient");
-                TensorAssert.Close(g, chunked.ParamGrads[name], 1e-9, $"d/d{name}, chunks of {size}");
-            }
-        }
-    }
 
     [Theory]
     [InlineData(0)]
@@ -224,9 +116,9 @@ public class Rwkv4Tests
         var x = Input();
         var initial = RandomState(mixer);
         var (blocked, final) = mixer.Forward(x, Copy(initial), returnFinal: true);
-        var (stepped, steppedState) = Stepped(mixer, x, initial);
+        var (stepped, steppedState) = MixerRuns.Stepped(mixer, x, Copy(initial));
         TensorAssert.Close(stepped, blocked, 1e-9, $"blocks of {scanChunk}");
-        SameState(steppedState, final!, 1e-9, $"blocks of {scanChunk}");
+        MixerRuns.SameState(steppedState, final!, 1e-9, $"blocks of {scanChunk}");
     }
 
     [Fact]
@@ -247,7 +139,7 @@ public class Rwkv4Tests
             return (x.grad!.clone(), mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
         }
         var (dxBlocked, blocked) = Gradients(x => mixer.Forward(x, Copy(initial), false).Output);
-        var (dxStepped, stepped) = Gradients(x => Stepped(mixer, x, initial).Output);
+        var (dxStepped, stepped) = Gradients(x => MixerRuns.Stepped(mixer, x, Copy(initial)).Output);
         TensorAssert.Close(dxStepped, dxBlocked, 1e-9, "d/dx");
         foreach (var (name, g) in stepped) TensorAssert.Close(g, blocked[name], 1e-9, $"d/d{name}");
     }
@@ -293,48 +185,10 @@ public class Rwkv4Tests
         mixer.key.weight.mul_(1000); // exponents in the thousands: e^k overflows even float64
         var (y, state) = mixer.Forward(Input(), null, returnFinal: true);
         Assert.True(y.isfinite().all().item<bool>(), "output has inf/NaN");
-        Assert.True(((Rwkv4TimeMixState)state!).A.isfinite().all().item<bool>());
+        Assert.True(((Rwkv4TimeMixState)state!).Wkv.A.isfinite().all().item<bool>());
         mixer.to(ScalarType.Float32);
         var (y32, _) = mixer.Forward(Input().to(ScalarType.Float32));
         Assert.True(y32.isfinite().all().item<bool>(), "float32 output has inf/NaN");
-    }
-
-    [Fact]
-    public void StateBytesAreAnalyticAndConstant()
-    {
-        using var scope = NewDisposeScope();
-        var model = new LanguageModel(Config);
-        using var state = model.AllocateState(Batch, 100);
-        long expected = Config.Layers * Batch * (Config.Dim + 3L * Config.DimAttention + Config.Dim) * 4;
-        Assert.Equal(expected, state.Bytes);
-        Assert.Equal(expected, model.StateBytes(Batch, 1));
-        Assert.Equal(expected, model.StateBytes(Batch, 100_000));
-        Assert.All(state.Layers, s => Assert.IsType<BlockState>(s));
-    }
-
-    [Fact]
-    public void ModelModesAgreeInFloat64()
-    {
-        using var scope = NewDisposeScope();
-        var model = Randomised(new LanguageModel(Config), 7).WithScanBackend(Backend);
-        torch.manual_seed(8);
-        var ids = randint(0, Config.VocabSize, [Batch, 37]);
-        var parallel = LogitsRunner.Run(model, ids, DecodeMode.Parallel);
-        foreach (var mode in new[] { DecodeMode.Recurrent, DecodeMode.PrefillStep, DecodeMode.Chunked })
-            foreach (int chunk in new[] { 5, 8 })
-                TensorAssert.Close(parallel, LogitsRunner.Run(model, ids, mode, prefill: 16, chunk: chunk), 1e-9, $"{mode} (chunk {chunk})");
-        using (var state = model.AllocateState(Batch, 37))
-        {
-            using var noGrad = no_grad();
-            TensorAssert.Close(parallel.narrow(1, 0, 20), model.Forward(ids.narrow(1, 0, 20), state), 1e-9, "prefill");
-            TensorAssert.Close(parallel.select(1, 20), model.Step(ids.select(1, 20), state), 1e-9, "step");
-            Assert.Equal(21, state.Position);
-        }
-        // The parameters the importer maps to: ln0 → embed_norm, ln_out → norm (a LayerNorm, with a bias).
-        var names = model.named_parameters().Select(p => p.name).ToHashSet();
-        Assert.Contains("embed_norm.bias", names);
-        Assert.Contains("norm.bias", names);
-        Assert.Contains("blocks.1.mlp.time_mix_r", names);
     }
 
     [Fact]
@@ -361,7 +215,7 @@ public class Rwkv4Tests
         var (y, final) = mixer.Forward(Input(0), state, returnFinal: true);
         Assert.Equal([Batch, 0, Config.Dim], y.shape);
         Assert.Same(state, final);
-        SameState(before, state, 0, "after an empty chunk");
+        MixerRuns.SameState(before, state, 0, "after an empty chunk");
     }
 
     [Fact]

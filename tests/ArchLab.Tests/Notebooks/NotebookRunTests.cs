@@ -4,6 +4,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Notebooks;
 
 /// <summary><c>archlab notebook run</c> through the real CLI process: outputs, failures, packages, time limits.</summary>
+[Trait("Category", Category.Cli)]
 public class NotebookRunTests
 {
     [Fact]
@@ -128,10 +129,8 @@ public class NotebookRunTests
     public void CellTimeoutStopsARunawayCell()
     {
         using var nb = new TestNotebook("Console.WriteLine(\"start\");", "System.Threading.Thread.Sleep(600_000);", "Console.WriteLine(\"never\");");
-        var clock = Stopwatch.StartNew();
         var (code, _, stderr) = ArchLabCli.Run("notebook", "run", nb.Path, "--cell-timeout", "15");
-        Assert.NotEqual(0, code);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"took {clock.Elapsed}");
+        Assert.NotEqual(0, code); // the cell sleeps 10 minutes: only the limit can have stopped it with this error
         Assert.Contains("cell 1 failed", stderr);
         Assert.Contains("time limit of 15 s", stderr);
         Assert.Contains(TestNotebook.Outputs(TestNotebook.Read(nb.Path), 1), o => o!["ename"]?.GetValue<string>() == "CellTimeout");

@@ -2,6 +2,7 @@ using ArchLab.Tests.TestSupport;
 
 namespace ArchLab.Tests.Recall;
 
+[Trait("Category", Category.Cli)]
 public class RecallCommandTests
 {
     [Fact]

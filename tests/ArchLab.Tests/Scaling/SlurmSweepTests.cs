@@ -10,6 +10,7 @@ namespace ArchLab.Tests.Scaling;
 /// arrive in runs.jsonl. Skipped only when not root (the daemons and apt need it) or when neither Slurm nor apt-get is
 /// there; if apt-get cannot reach its mirror the test fails with the script's message.
 /// </summary>
+[Trait("Category", Category.Slurm)]
 public class SlurmSweepTests
 {
     /// <summary>xunit 2 decides skips at discovery: the conditions are checked here.</summary>

@@ -6,6 +6,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Scaling;
 
 /// <summary><c>archlab sweep run</c> with worker processes on a tiny corpus: results, resumption, no duplicates.</summary>
+[Trait("Category", Category.Cli)]
 public class SweepCliTests
 {
     /// <summary>A spec of two tiny runs (two sizes, one token budget) on <paramref name="corpus"/>.</summary>

@@ -1,9 +1,11 @@
+using ArchLab.Tests.TestSupport;
 using ArchLab.Models;
 using ArchLab.Scaling;
 using ArchLab.Training;
 
 namespace ArchLab.Tests.Scaling;
 
+[Trait("Category", Category.Cli)]
 public class SweepPlanTests
 {
     const string Json = """

@@ -1,3 +1,4 @@
+using ArchLab.Tests.TestSupport;
 using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Studies;
@@ -73,10 +74,9 @@ public class DecodeStudiesTests
         else Assert.Equal(results[^1].StateBytes, results[0].StateBytes);
     }
 
-    [Fact]
+    [FactWhenFileExists("/proc/self/status")]
     public void ProcessMemoryReadsThisProcess()
     {
-        if (!File.Exists("/proc/self/status")) return;
         long current = ProcessMemory.CurrentBytes(), peak = ProcessMemory.PeakBytes();
         Assert.True(current > 1 << 20, $"VmRSS {current}");
         Assert.True(peak >= current, $"VmHWM {peak} < VmRSS {current}");
@@ -84,10 +84,9 @@ public class DecodeStudiesTests
         Assert.True(ProcessMemory.PeakBytes() >= current + (60L << 20));
     }
 
-    [Fact]
+    [FactWhenFileExists("/proc/self/clear_refs")]
     public void PeakGrowthCountsWhatTheActionTouched()
     {
-        if (!File.Exists("/proc/self/clear_refs")) return;
         long? growth = ProcessMemory.PeakGrowthBytes(() => { using var big = ones(64L << 20, dtype: ScalarType.Int8); });
         Assert.NotNull(growth);
         Assert.True(growth >= 60L << 20, $"peak grew by {growth} bytes while 64 MiB were touched");

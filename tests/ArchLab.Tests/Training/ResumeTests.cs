@@ -4,6 +4,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Training;
 
 /// <summary>Kill `archlab train` mid-run, resume it, and get exactly the losses of an uninterrupted run.</summary>
+[Trait("Category", Category.Cli)]
 public class ResumeTests
 {
     static string[] TrainArgs(string data, string run, int steps) =>

@@ -43,9 +43,12 @@ public sealed class Mamba2Importer : IModelImporter
 
     public bool Recognises(JsonElement config, IReadOnlyCollection<string> tensorNames) =>
         config.ValueKind == JsonValueKind.Object && config.TryGetProperty("d_model", out _) && config.TryGetProperty("n_layer", out _) &&
-        config.TryGetProperty("ssm_cfg", out var ssm) && ssm.ValueKind == JsonValueKind.Object &&
-        ssm.TryGetProperty("layer", out var layer) && layer.ValueKind == JsonValueKind.String && layer.GetString() == "Mamba2" &&
-        tensorNames.Contains(Embedding);
+        IsMamba2(config) && tensorNames.Contains(Embedding);
+
+    /// <summary>Whether a MambaConfig's ssm_cfg asks for Mamba2 layers.</summary>
+    public static bool IsMamba2(JsonElement config) =>
+        config.ValueKind == JsonValueKind.Object && config.TryGetProperty("ssm_cfg", out var ssm) && ssm.ValueKind == JsonValueKind.Object &&
+        ssm.TryGetProperty("layer", out var layer) && layer.ValueKind == JsonValueKind.String && layer.GetString() == "Mamba2";
 
     public ModelConfig ReadConfig(JsonElement json, string source)
     {

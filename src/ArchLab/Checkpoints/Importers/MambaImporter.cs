@@ -44,9 +44,11 @@ public sealed class MambaImporter : IModelImporter
 
     public string Name => "mamba";
 
+    /// <summary>A MambaLMHeadModel layout, except Mamba2 layers (<see cref="Mamba2Importer"/> reads those); other layer kinds
+    /// are recognised so that <see cref="ReadConfig"/> can refuse them by name.</summary>
     public bool Recognises(JsonElement config, IReadOnlyCollection<string> tensorNames) =>
         config.ValueKind == JsonValueKind.Object && config.TryGetProperty("d_model", out _) &&
-        config.TryGetProperty("n_layer", out _) && tensorNames.Contains(Embedding);
+        config.TryGetProperty("n_layer", out _) && tensorNames.Contains(Embedding) && !Mamba2Importer.IsMamba2(config);
 
     public ModelConfig ReadConfig(JsonElement json, string source)
     {

@@ -84,7 +84,7 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
         if (source is null) return;
         var from = MixerState.Require<Rwkv4TimeMixState>(source, "lean RWKV-4 time mixing");
         var s = (State)target;
-        LeanBuilder.CopyInto(from.Shift, s.Shift); LeanBuilder.CopyInto(from.A, s.A);
-        LeanBuilder.CopyInto(from.B, s.B); LeanBuilder.CopyInto(from.P, s.P);
+        LeanBuilder.CopyInto(from.Shift, s.Shift); LeanBuilder.CopyInto(from.Wkv.A, s.A);
+        LeanBuilder.CopyInto(from.Wkv.B, s.B); LeanBuilder.CopyInto(from.Wkv.P, s.P);
     }
 }

@@ -167,7 +167,7 @@ public sealed class IlgpuScans : IDisposable
     /// [C], k, v [B,T,C], initial state or null (empty) → y [B,T,C] and the final state. Not differentiable: use
     /// <see cref="IlgpuWkvFunction"/> for autograd.
     /// </summary>
-    public WkvResult WkvForward(Tensor w, Tensor u, Tensor k, Tensor v, WkvState? initial = null)
+    public WkvResult WkvForward(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial = null)
     {
         var shape = CheckWkv(w, u, k, v, initial);
         return k.dtype switch
@@ -180,7 +180,7 @@ public sealed class IlgpuScans : IDisposable
 
     /// <summary>Gradients of w, u, k, v and the initial state given dy [B,T,C] and the final state's gradient (null =
     /// zeros). dw is the gradient with respect to w itself (chain through −exp(time_decay) is the caller's autograd).</summary>
-    public WkvGradients WkvBackward(Tensor w, Tensor u, Tensor k, Tensor v, WkvState? initial, Tensor? dy, WkvState? dFinal)
+    public WkvGradients WkvBackward(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial, Tensor? dy, Wkv4State? dFinal)
     {
         var shape = CheckWkv(w, u, k, v, initial);
         if (dFinal is not null) CheckState(dFinal, shape, "final-state gradient");
@@ -192,11 +192,11 @@ public sealed class IlgpuScans : IDisposable
         };
     }
 
-    WkvResult WkvForward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, WkvState? initial)
+    WkvResult WkvForward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = k.device;
-        initial ??= WkvState.Empty(s.Batch, s.Channels, k.dtype);
+        initial ??= Wkv4State.Empty(s.Batch, s.Channels, k.dtype);
         long[] yShape = [s.Batch, s.Time, s.Channels], stateShape = [s.Batch, s.Channels];
         lock (gate)
         {
@@ -211,16 +211,16 @@ public sealed class IlgpuScans : IDisposable
             int rows = s.Batch * s.Channels;
             if (rows > 0) kernels.WkvForward(rows, s, views);
             return new WkvResult(Download(views.Y, yShape, k.dtype, device),
-                new WkvState(Download(views.A, stateShape, k.dtype, device), Download(views.B, stateShape, k.dtype, device),
+                new Wkv4State(Download(views.A, stateShape, k.dtype, device), Download(views.B, stateShape, k.dtype, device),
                              Download(views.P, stateShape, k.dtype, device)));
         }
     }
 
-    WkvGradients WkvBackward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, WkvState? initial,
-                                Tensor? dy, WkvState? dFinal) where T : unmanaged, IFloatingPointIeee754<T>
+    WkvGradients WkvBackward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial,
+                                Tensor? dy, Wkv4State? dFinal) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = k.device;
-        initial ??= WkvState.Empty(s.Batch, s.Channels, k.dtype);
+        initial ??= Wkv4State.Empty(s.Batch, s.Channels, k.dtype);
         long[] yShape = [s.Batch, s.Time, s.Channels], stateShape = [s.Batch, s.Channels], channelShape = [s.Channels];
         long tokens = Count(yShape), states = Count(stateShape);
         lock (gate)
@@ -255,12 +255,12 @@ public sealed class IlgpuScans : IDisposable
             return new WkvGradients(
                 Download(dw, channelShape, k.dtype, device), Download(du, channelShape, k.dtype, device),
                 Download(views.DK, yShape, k.dtype, device), Download(views.DV, yShape, k.dtype, device),
-                new WkvState(Download(views.DA0, stateShape, k.dtype, device), Download(views.DB0, stateShape, k.dtype, device),
+                new Wkv4State(Download(views.DA0, stateShape, k.dtype, device), Download(views.DB0, stateShape, k.dtype, device),
                              Download(views.DP0, stateShape, k.dtype, device)));
         }
     }
 
-    static WkvShape CheckWkv(Tensor w, Tensor u, Tensor k, Tensor v, WkvState? initial)
+    static WkvShape CheckWkv(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial)
     {
         if (k.dim() != 3) throw new ArgumentException("ILGPU WKV: k must be [B,T,C]");
         long batch = k.shape[0], time = k.shape[1], channels = k.shape[2];
@@ -273,7 +273,7 @@ public sealed class IlgpuScans : IDisposable
         return shape;
     }
 
-    static void CheckState(WkvState state, WkvShape s, string name)
+    static void CheckState(Wkv4State state, WkvShape s, string name)
     {
         CheckShape(state.A, [s.Batch, s.Channels], name + " A");
         CheckShape(state.B, [s.Batch, s.Channels], name + " B");

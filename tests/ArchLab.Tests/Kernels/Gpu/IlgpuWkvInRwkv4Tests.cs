@@ -1,3 +1,4 @@
+using ArchLab.Kernels;
 using ArchLab.Kernels.Gpu;
 using ArchLab.Mixers;
 using ArchLab.Models;
@@ -40,7 +41,7 @@ public class IlgpuWkvInRwkv4Tests
         var weights = randn([batch, time, Config.Dim], ScalarType.Float64);
 
         // The module's own path (blocked WKV).
-        var (expected, final) = mix.Forward(x, new Rwkv4TimeMixState(shift, a, b, p0), returnFinal: true);
+        var (expected, final) = mix.Forward(x, new Rwkv4TimeMixState(shift, new Wkv4State(a, b, p0)), returnFinal: true);
         var expectedState = (Rwkv4TimeMixState)final!;
         (expected * weights).sum().backward();
         var expectedGrads = mix.named_parameters().ToDictionary(np => np.name, np => np.parameter.grad!.clone());
@@ -51,14 +52,14 @@ public class IlgpuWkvInRwkv4Tests
         var k = mix.key.call(Rwkv4.TokenShift(x, previous, mix.time_mix_k));
         var v = mix.value.call(Rwkv4.TokenShift(x, previous, mix.time_mix_v));
         var r = mix.receptance.call(Rwkv4.TokenShift(x, previous, mix.time_mix_r)).sigmoid();
-        var wkv = IlgpuWkvFunction.Forward(-mix.time_decay.exp(), mix.time_first, k, v, new WkvState(a, b, p0), IlgpuTestAccelerator.Cpu);
+        var wkv = IlgpuWkvFunction.Forward(-mix.time_decay.exp(), mix.time_first, k, v, new Wkv4State(a, b, p0), IlgpuTestAccelerator.Cpu);
         var actual = mix.output.call(r * wkv.Y);
         (actual * weights).sum().backward();
 
         TensorAssert.Close(expected, actual, 1e-10, "output");
-        TensorAssert.Close(expectedState.A, wkv.State.A, 1e-10, "A");
-        TensorAssert.Close(expectedState.B, wkv.State.B, 1e-10, "B");
-        TensorAssert.Close(expectedState.P, wkv.State.P, 1e-10, "P");
+        TensorAssert.Close(expectedState.Wkv.A, wkv.State.A, 1e-10, "A");
+        TensorAssert.Close(expectedState.Wkv.B, wkv.State.B, 1e-10, "B");
+        TensorAssert.Close(expectedState.Wkv.P, wkv.State.P, 1e-10, "P");
         foreach (var (name, parameter) in mix.named_parameters())
         {
             Assert.True(expectedGrads[name].abs().max().item<double>() > 1e-6, $"d{name} is trivially small");

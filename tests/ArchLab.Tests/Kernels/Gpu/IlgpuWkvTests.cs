@@ -1,3 +1,4 @@
+using ArchLab.Kernels;
 using ArchLab.Kernels.Gpu;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
@@ -49,7 +50,7 @@ public class IlgpuWkvTests
         Tensor[]? state = null;
         if (withState)
         {
-            var empty = WkvState.Empty(batch, channels, dtype);
+            var empty = Wkv4State.Empty(batch, channels, dtype);
             var (_, a, b, p) = Reference(w, u, randn(batch, 5, channels, dtype: dtype), randn(batch, 5, channels, dtype: dtype),
                                          empty.A, empty.B, empty.P);
             state = [a.detach().requires_grad_(true), b.detach().requires_grad_(true), p.detach().requires_grad_(true)];
@@ -65,13 +66,13 @@ public class IlgpuWkvTests
         Tensor[] outputs;
         if (ilgpu)
         {
-            var initial = c.State is null ? null : new WkvState(c.State[0], c.State[1], c.State[2]);
+            var initial = c.State is null ? null : new Wkv4State(c.State[0], c.State[1], c.State[2]);
             var r = IlgpuWkvFunction.Forward(c.W, c.U, c.K, c.V, initial, IlgpuTestAccelerator.Cpu);
             outputs = [r.Y, r.State.A, r.State.B, r.State.P];
         }
         else
         {
-            var empty = WkvState.Empty(c.K.shape[0], c.K.shape[2], c.K.dtype);
+            var empty = Wkv4State.Empty(c.K.shape[0], c.K.shape[2], c.K.dtype);
             var s = c.State ?? [empty.A, empty.B, empty.P];
             var (y, a, b, p) = Reference(c.W, c.U, c.K, c.V, s[0], s[1], s[2]);
             outputs = [y, a, b, p];
@@ -158,7 +159,7 @@ public class IlgpuWkvTests
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var c = Inputs(ScalarType.Float64, withState: false, batch: 2, time: 10, channels: 4, seed: 8, keyScale: 60);
-        var empty = WkvState.Empty(2, 4, ScalarType.Float64);
+        var empty = Wkv4State.Empty(2, 4, ScalarType.Float64);
         var (y, _, b, p) = Reference(c.W, c.U, c.K, c.V, empty.A, empty.B, empty.P);
         var r = IlgpuTestAccelerator.Cpu.WkvForward(c.W.to(ScalarType.Float32), c.U.to(ScalarType.Float32),
                                                     c.K.to(ScalarType.Float32), c.V.to(ScalarType.Float32));

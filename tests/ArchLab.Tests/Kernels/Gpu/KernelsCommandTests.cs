@@ -4,6 +4,7 @@ using ArchLab.Tests.TestSupport;
 namespace ArchLab.Tests.Kernels.Gpu;
 
 /// <summary><c>archlab kernels ptx</c> writes one PTX file per kernel and element type; a bad --arch exits 2.</summary>
+[Trait("Category", Category.Cli)]
 public class KernelsCommandTests
 {
     [Fact]

@@ -28,7 +28,7 @@ public sealed class Attention : Mixer, ILeanConvertible
     };
 
     /// <summary>wq, wk, wv, wo (no biases).</summary>
-    static double ParameterCount(ModelConfig config)
+    static double ParameterCount(ModelConfig config, int layer)
     {
         double dim = config.Dim, headDim = config.Dim / config.Heads;
         double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;

@@ -281,7 +281,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
     }
 
     /// <summary>Parameters of one layer for a config, without building it.</summary>
-    public static double ParameterCount(ModelConfig config)
+    public static double ParameterCount(ModelConfig config, int layer = 0)
     {
         double dim = config.Dim, qk = (double)config.Heads * KeyDim(config), hv = ValueHeadCount(config), values = hv * ValueDim(config);
         return dim * (2 * qk + values + 2 * hv) + ((config.OutputGate ?? true) ? dim * values : 0) + values * dim

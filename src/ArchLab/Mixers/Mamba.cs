@@ -54,7 +54,7 @@ public sealed class Mamba : Mixer, ILeanConvertible
         StateElements = config => Math.Floor((config.Expand ?? 2) * config.Dim) * (config.ConvKernel - 1 + config.SsmStateSize),
     };
 
-    static double ParameterCount(ModelConfig config)
+    static double ParameterCount(ModelConfig config, int layer)
     {
         double dim = config.Dim, inner = Math.Floor((config.Expand ?? 2) * dim), state = config.SsmStateSize, rank = config.DtRankSize;
         bool projBias = config.ProjBias ?? false, convBias = config.ConvBias ?? true;

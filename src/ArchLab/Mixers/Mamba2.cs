@@ -60,9 +60,13 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         },
     };
 
-    static double ParameterCount(ModelConfig config)
+    /// <summary>Channels per SSD head: the config's, else the official 64, or the whole inner width when that is narrower
+    /// (small test and sweep shapes; the official code would refuse them).</summary>
+    public static int HeadDimOf(ModelConfig config) => config.SsmHeadDim ?? Math.Min(64, Math.Max(1, config.InnerDim));
+
+    static double ParameterCount(ModelConfig config, int layer)
     {
-        double dim = config.Dim, width = Math.Floor((config.Expand ?? 2) * dim), heads = width / (config.SsmHeadDim ?? 64);
+        double dim = config.Dim, width = Math.Floor((config.Expand ?? 2) * dim), heads = width / HeadDimOf(config);
         double bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128), into = 2 * width + bc + heads;
         bool biases = config.ProjBias ?? false;
         return dim * into + (biases ? into : 0)                                               // in_proj
@@ -75,7 +79,7 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
     {
         dim = config.Dim;
         inner = config.InnerDim;
-        headDim = config.SsmHeadDim ?? 64;
+        headDim = HeadDimOf(config);
         groups = config.SsmGroups ?? 1;
         stateSize = config.DState ?? 128;
         kernel = config.ConvKernel;

@@ -31,8 +31,9 @@ public sealed record MixerSpec(string Name, Func<ModelConfig, int, double, Mixer
     public bool UsesScanBackend { get; init; }
     /// <summary>The official checkpoint layout this architecture imports from, if any.</summary>
     public IModelImporter? Importer { get; init; }
-    /// <summary>Parameters of one mixer for a config, from its fields alone (a double: a hostile config's count may not fit a long).</summary>
-    public required Func<ModelConfig, double> ParameterCount { get; init; }
+    /// <summary>Parameters of layer <c>int</c>'s mixer for a config, from its fields alone (a double: a hostile config's count
+    /// may not fit a long).</summary>
+    public required Func<ModelConfig, int, double> ParameterCount { get; init; }
     /// <summary>Decode-state elements of one mixer for one sequence at the config's full context length.</summary>
     public required Func<ModelConfig, double> StateElements { get; init; }
 }

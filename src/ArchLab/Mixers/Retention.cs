@@ -50,7 +50,7 @@ public sealed class Retention : Mixer, ILeanConvertible
     };
 
     /// <summary>q, k (dim → dim), v, g (dim → value width) and out (value width → dim), no biases.</summary>
-    static double ParameterCount(ModelConfig config)
+    static double ParameterCount(ModelConfig config, int layer)
     {
         double dim = config.Dim;
         double keys = config.Heads * (double)(config.Dim / config.Heads);

@@ -45,7 +45,7 @@ public sealed class Rwkv4TimeMix : Mixer, ILeanConvertible
         UsesScanBackend = true,
         TrainingForms = [new("blocked", (config, _) => config)], // WKV in blocks of ScanChunk tokens
         Importer = new Checkpoints.Importers.Rwkv4Importer(),
-        ParameterCount = config => 2.0 * config.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.DimAttention,
+        ParameterCount = (config, _) => 2.0 * config.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.DimAttention,
         StateElements = config => config.Dim + 3.0 * config.DimAttention, // token shift; a, b, p
     };
 

@@ -10,7 +10,7 @@ namespace ArchLab.Mixers;
 /// value-residual link between the layers of one model.</summary>
 public static class Rwkv7
 {
-    public const string Name = "rwkv7";
+    public static string Name => Rwkv7TimeMix.Spec.Name;
 
     /// <summary>The official LoRA width suggestion: max(32, round(factor·√dim / 32)·32) (Python's round: half to even).
     /// Factors: 2.5 for the decay and the in-context learning rate, 1.7 for the value residual, 5 for the gate.</summary>

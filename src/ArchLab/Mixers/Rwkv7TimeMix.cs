@@ -46,19 +46,20 @@ public sealed class Rwkv7TimeMix : Mixer
 
     /// <summary>RWKV-7's blocks: LayerNorm, its own channel mix, ln0 on the embedding (BlinkDL's RWKV-7); the official init
     /// (it depends on the layer's depth); imports BlinkDL's RWKV-7 checkpoints.</summary>
-    public static readonly MixerSpec Spec = new(Rwkv7.Name, (config, layer, _) => new Rwkv7TimeMix(config, layer))
+    public static readonly MixerSpec Spec = new("rwkv7", (config, layer, _) => new Rwkv7TimeMix(config, layer))
     {
         DefaultNorm = "layernorm",
         DefaultMlp = "rwkv7_channel_mix",
         EmbeddingNorm = true,
         TrainingForms = [new("chunked", (config, _) => config)],
         Importer = new Checkpoints.Importers.Rwkv7Importer(),
-        ParameterCount = config =>
+        ParameterCount = (config, layer) =>
         {
-            double dim = config.Dim;
+            double dim = config.Dim, valueLora = config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7);
             double loras = (config.DecayLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5)) + (config.IclrLora ?? Rwkv7.SuggestedLora(config.Dim, 2.5))
-                           + (config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7)) + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
-            return 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
+                           + valueLora + (config.GateLora ?? Rwkv7.SuggestedLora(config.Dim, 5));
+            double all = 4 * dim * dim + 2 * dim * loras + 14 * dim; // r, k, v, o; the LoRA pairs; x_*, w0, a0, v0, k_k, k_a, r_k, ln_x
+            return Rwkv7.IsFirstLayer(config, layer) ? all - 2 * dim * valueLora - dim : all; // the first has no value residual
         },
         StateElements = config => config.Dim + (double)config.Dim * (config.Dim / config.Heads), // token shift, WKV state H·N²
     };

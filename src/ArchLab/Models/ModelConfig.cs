@@ -87,7 +87,7 @@ public sealed record ModelConfig
     public bool? ConvBias { get; init; }
     /// <summary>Mamba: biases on in_proj and out_proj (null: false).</summary>
     public bool? ProjBias { get; init; }
-    /// <summary>Mamba-2: channels per SSD head, P (null: 64, the official headdim); heads = inner width / P.</summary>
+    /// <summary>Mamba-2: channels per SSD head, P (null: 64, the official headdim, or the inner width if narrower); heads = inner width / P.</summary>
     public int? SsmHeadDim { get; init; }
     /// <summary>Mamba-2: groups of heads sharing B and C, and of the gated norm (null: 1, the official ngroups).</summary>
     public int? SsmGroups { get; init; }
@@ -129,7 +129,7 @@ public sealed record ModelConfig
 
     /// <summary>Every layer is Gated DeltaNet with its own key head size, so dim need not split evenly across heads.</summary>
     bool HeadSizeIndependentOfDim =>
-        KeyHeadDim is not null && (LayerPattern ?? [Arch]).All(name => name is not null && Mixers.MixerRegistry.Canonical(name) == "gated_deltanet");
+        KeyHeadDim is not null && (LayerPattern ?? [Arch]).All(name => name is not null && Mixers.MixerRegistry.Canonical(name) == Mixers.GatedDeltaNet.Spec.Name);
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
     public string NormOf(int layer) => Norm ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultNorm;
@@ -191,7 +191,7 @@ public sealed record ModelConfig
         for (int i = 0; i < Layers; i++)
             if (!Mixers.MixerRegistry.IsKnown(MixerOf(i)))
                 throw new ConfigException($"model config: unknown mixer '{MixerOf(i)}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
-        if (Enumerable.Range(0, Layers).Any(i => Mixers.MixerRegistry.Canonical(MixerOf(i)) == "gated_deltanet")) Mixers.GatedDeltaNet.Validate(this);
+        if (Enumerable.Range(0, Layers).Any(i => Mixers.MixerRegistry.Canonical(MixerOf(i)) == Mixers.GatedDeltaNet.Spec.Name)) Mixers.GatedDeltaNet.Validate(this);
         if (Norm is not null && !Norms.Names.Contains(Norm))
             throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
         if (Mlp is not null && !Mlps.Names.Contains(Mlp))

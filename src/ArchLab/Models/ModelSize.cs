@@ -18,11 +18,11 @@ public static class ModelSize
         if (config.PositionEmbedding) total += (double)config.ContextLength * dim;
         if (config.EmbeddingNorm) total += NormParameters(config.NormOf(0), dim);
         total += NormParameters(config.Norm ?? MixerRegistry.Spec(config.Arch).DefaultNorm, dim);
-        // Layers of one kind are alike, so count each kind once and multiply (a config may ask for 10^9 layers).
-        var layerKinds = config.LayerPattern is { } pattern
-            ? pattern.GroupBy(name => name).Select(g => (Name: g.Key, Count: (double)g.Count()))
-            : [(Name: config.Arch, Count: (double)config.Layers)];
-        foreach (var (name, count) in layerKinds) total += count * LayerParameters(config, name);
+        // Layer by layer (a mixer's count may depend on its depth: RWKV-7's first layer has no value residual); a config
+        // with more layers than the limit is refused first, so a hostile one cannot make this loop long.
+        if (config.Layers > ModelLimits.Layers)
+            throw new ConfigException($"model config: 'layers' = {config.Layers} is above the limit {ModelLimits.Layers}");
+        for (int layer = 0; layer < config.Layers; layer++) total += LayerParameters(config, config.MixerOf(layer), layer);
         return total;
     }
 
@@ -51,13 +51,13 @@ public static class ModelSize
 
     static double NormParameters(string kind, double dim) => kind == "layernorm" ? 2 * dim : dim;
 
-    static double LayerParameters(ModelConfig config, string mixer)
+    static double LayerParameters(ModelConfig config, string mixer, int layer)
     {
         var spec = MixerRegistry.Spec(mixer);
         string norm = config.Norm ?? spec.DefaultNorm;
         string mlp = config.Mlp ?? spec.DefaultMlp;
         double dim = config.Dim;
-        double total = NormParameters(norm, dim) + spec.ParameterCount(config);
+        double total = NormParameters(norm, dim) + spec.ParameterCount(config, layer);
         if (mlp != "none") total += NormParameters(norm, dim) + MlpParameters(config, mlp);
         return total;
     }

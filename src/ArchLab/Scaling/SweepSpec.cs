@@ -110,8 +110,9 @@ public sealed partial record SweepSpec
 }
 
 /// <summary>
-/// One architecture of a sweep. In JSON either a mixer name (<c>"mamba"</c>) or an object:
-/// <c>{ "name": "hybrid-mamba3-attn1", "layer_pattern": ["mamba", "mamba", "mamba", "transformer"], "sizes": [...] }</c>.
+/// One architecture of a sweep. In JSON either a mixer name (a registered <c>arch</c>) or an object naming a hybrid and
+/// its repeated layer pattern: <c>{ "name": "hybrid-a3-b1", "layer_pattern": [A, A, A, B], "sizes": [...] }</c> with A and
+/// B mixer names (experiments/scaling-study/spec.json has one).
 /// A layer pattern (mixer names, as <c>--config</c>'s <c>layer_pattern</c> takes them) is repeated over the depth, so every
 /// size of the entry has a multiple of its length in layers. <c>sizes</c>, when given, replaces the sweep's ladder for this
 /// entry. The name labels the runs (ids, fits, charts).

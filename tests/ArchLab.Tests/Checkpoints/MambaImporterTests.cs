@@ -88,7 +88,7 @@ public sealed class MambaImporterTests : IDisposable
     [InlineData("d_intermediate", "-1", "d_intermediate")]
     [InlineData("attn_layer_idx", "[1]", "attn_layer_idx")]
     [InlineData("rms_norm", "false", "rms_norm")]
-    [InlineData("ssm_cfg", """{"layer": "Mamba2"}""", "Mamba2")]
+    [InlineData("ssm_cfg", """{"layer": "Mamba3"}""", "Mamba3")]
     [InlineData("ssm_cfg", """{"dt_rank": "full"}""", "dt_rank")]
     [InlineData("ssm_cfg", """{"d_state": 0}""", "d_state")]
     [InlineData("vocab_size", "\"97\"", "vocab_size")]

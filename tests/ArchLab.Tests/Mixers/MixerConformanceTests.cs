@@ -179,7 +179,7 @@ public class MixerConformanceTests
         for (int layer = 0; layer < config.Layers; layer++)
         {
             var spec = MixerRegistry.Spec(config.MixerOf(layer));
-            Assert.Equal(spec.ParameterCount(config), model.blocks[layer].Mixer.parameters().Sum(p => p.NumberOfElements));
+            Assert.Equal(spec.ParameterCount(config, layer), model.blocks[layer].Mixer.parameters().Sum(p => p.NumberOfElements));
             Assert.Equal(4 * spec.StateElements(config), model.blocks[layer].Mixer.StateBytes(1, config.ContextLength, ScalarType.Float32));
         }
         long previous = 0;

@@ -21,7 +21,7 @@ public sealed class ToyMixer : Mixer
     {
         DefaultNorm = "rmsnorm",
         DefaultMlp = "swiglu",
-        ParameterCount = config => 3.0 * config.Dim * config.Dim + config.Dim,
+        ParameterCount = (config, _) => 3.0 * config.Dim * config.Dim + config.Dim,
         StateElements = config => config.Dim,
     };
 

@@ -70,7 +70,7 @@ public sealed class MambaImporter : IModelImporter
         var ssm = SsmConfig(json, source);
         string layer = ssm.String("layer") ?? "Mamba1";
         if (layer != "Mamba1")
-            throw new ConfigException($"{source}: ssm_cfg 'layer' is '{layer}': only Mamba1 layers are supported");
+            throw new ConfigException($"{source}: ssm_cfg 'layer' is '{layer}': only Mamba1 and Mamba2 layers are supported");
         // Initialisation-only and kernel-choice fields: checked for type, otherwise irrelevant to a loaded model.
         foreach (var name in new[] { "dt_min", "dt_max", "dt_scale", "dt_init_floor" }) ssm.OptionalDouble(name);
         ssm.Bool("use_fast_path");

@@ -8,7 +8,9 @@ namespace ArchLab.Mixers;
 
 /// <summary>
 /// LLaMA-style causal self-attention: rotary positions, grouped-query heads (kvHeads ≤ heads), libtorch's fused
-/// scaled-dot-product attention over the whole sequence, and a <see cref="KvCache"/> for prefill and step.
+/// scaled-dot-product attention over the whole sequence, and a <see cref="KvCache"/> for prefill and step. Options for
+/// other official attentions (mamba_ssm's MHA in its hybrids): a head width apart from dim/heads
+/// (<see cref="ModelConfig.AttentionHeadDim"/>), biases on q, k, v and on the output, partial rotary in the NeoX layout.
 /// </summary>
 public sealed class Attention : Mixer, ILeanConvertible
 {
@@ -24,31 +26,32 @@ public sealed class Attention : Mixer, ILeanConvertible
         DefaultMlp = "swiglu",
         Importer = new Checkpoints.Importers.LlamaImporter(),
         ParameterCount = ParameterCount,
-        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * (config.Dim / config.Heads),
+        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * config.AttentionHeadDimSize,
     };
 
-    /// <summary>wq, wk, wv, wo (no biases).</summary>
+    /// <summary>wq, wk, wv, wo and their biases if any.</summary>
     static double ParameterCount(ModelConfig config, int layer)
     {
-        double dim = config.Dim, headDim = config.Dim / config.Heads;
+        double dim = config.Dim, headDim = config.AttentionHeadDimSize;
         double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
-        return dim * q + 2 * dim * kv + q * dim;
+        return dim * q + 2 * dim * kv + q * dim + (config.QkvBias == true ? q + 2 * kv : 0) + (config.OutBias == true ? dim : 0);
     }
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
         heads = config.Heads;
         kvHeads = config.KvHeadCount;
-        headDim = config.HeadDim;
-        wq = new Projection(config.Dim, heads * headDim);
-        wk = new Projection(config.Dim, kvHeads * headDim);
-        wv = new Projection(config.Dim, kvHeads * headDim);
-        wo = new Projection(heads * headDim, config.Dim, initStd: outputInitStd);
-        rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta);
+        headDim = config.AttentionHeadDimSize;
+        bool qkvBias = config.QkvBias ?? false;
+        wq = new Projection(config.Dim, heads * headDim, hasBias: qkvBias);
+        wk = new Projection(config.Dim, kvHeads * headDim, hasBias: qkvBias);
+        wv = new Projection(config.Dim, kvHeads * headDim, hasBias: qkvBias);
+        wo = new Projection(heads * headDim, config.Dim, hasBias: config.OutBias ?? false, initStd: outputInitStd);
+        rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta, config.RotaryDim, halves: config.RopeStyle == "neox");
         RegisterComponents();
     }
 
-        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
+    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], time = x.shape[1];

@@ -84,10 +84,18 @@ public sealed class RotaryEmbedding
         if (sameDevice && cos!.shape[0] >= length) return;
         long size = Math.Max(length, sameDevice ? 2 * cos!.shape[0] : 0);
         using var scope = NewDisposeScope();
-        var angles = outer(arange(0, size, 1, ScalarType.Float32), InverseFrequencyTensor(RotaryDim, theta)).data<float>().ToArray();
-        // The official code builds the table with torch.polar, whose CPU kernel calls the C library's cosf/sinf; MathF
-        // calls the same functions, so the table is bit-identical (libtorch's vectorised cos differs in the last bit).
+        var angleTable = outer(arange(0, size, 1, ScalarType.Float32), InverseFrequencyTensor(RotaryDim, theta));
         cos?.Dispose(); sin?.Dispose();
+        if (Halves)
+        {
+            // flash_attn's RotaryEmbedding (the NeoX layout's official code here) takes torch.cos/sin of the float32 table
+            cos = angleTable.cos().to(device).DetachFromDisposeScope();
+            sin = angleTable.sin().to(device).DetachFromDisposeScope();
+            return;
+        }
+        // Meta's code builds the table with torch.polar, whose CPU kernel calls the C library's cosf/sinf; MathF calls the
+        // same functions, so the table is bit-identical (libtorch's vectorised cos differs in the last bit).
+        var angles = angleTable.data<float>().ToArray();
         cos = tensor(angles.Select(MathF.Cos).ToArray()).view(size, RotaryDim / 2).to(device).DetachFromDisposeScope();
         sin = tensor(angles.Select(MathF.Sin).ToArray()).view(size, RotaryDim / 2).to(device).DetachFromDisposeScope();
     }

@@ -75,6 +75,17 @@ public sealed record ModelConfig
     /// <summary>Attention without rotary positions (GPT-2 and Zoology's attention: positions only from
     /// <see cref="PositionEmbedding"/>, or none at all, "NoPE"); off by default.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool NoRope { get; init; }
+    /// <summary>Attention: width of a head, apart from dim / heads (mamba_ssm MHA's head_dim); null: dim / heads.</summary>
+    public int? AttentionHeadDim { get; init; }
+    /// <summary>Attention: biases on the q, k and v projections (null: none, as LLaMA).</summary>
+    public bool? QkvBias { get; init; }
+    /// <summary>Attention: a bias on the output projection (null: none, as LLaMA).</summary>
+    public bool? OutBias { get; init; }
+    /// <summary>Attention: dimensions of each head that rotary positions turn, the first ones (null: all).</summary>
+    public int? RotaryDim { get; init; }
+    /// <summary>Attention: "meta" (null, pairs (2i, 2i+1), Meta's LLaMA) or "neox" (pairs (i, i + d/2), GPT-NeoX and flash_attn's
+    /// non-interleaved layout).</summary>
+    public string? RopeStyle { get; init; }
     /// <summary>Mamba: SSM state size N per channel (null: 16; Mamba-2: per head, null: 128).</summary>
     public int? DState { get; init; }
     /// <summary>Mamba: kernel width of the depthwise causal conv (null: 4).</summary>
@@ -119,6 +130,7 @@ public sealed record ModelConfig
     public int? DeltaChunkSize { get; init; }
 
     [JsonIgnore] public int HeadDim => Dim / Heads;
+    [JsonIgnore] public int AttentionHeadDimSize => AttentionHeadDim ?? Dim / Heads;
     [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
     [JsonIgnore] public int DimAttention => DimAtt ?? Dim;
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
@@ -180,11 +192,13 @@ public sealed record ModelConfig
         if (GateLora is int gl) InRange("gate_lora", gl, ModelLimits.Width);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
-        if (!HeadSizeIndependentOfDim)
+        if (!HeadSizeIndependentOfDim && AttentionHeadDim is null)
         {
             if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
-            if (HeadDim % 2 != 0) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
+            if (HeadDim % 2 != 0 && RotaryDim is null) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
         }
+        if (AttentionHeadDim is int width && width % 2 != 0 && RotaryDim is null && !NoRope)
+            throw new ConfigException($"model config: 'attention_head_dim' ({width}) must be even for rotary embeddings (or set 'rotary_dim' or 'no_rope')");
         if (Heads % KvHeadCount != 0) throw new ConfigException($"model config: 'heads' ({Heads}) must be a multiple of 'kv_heads' ({KvHeadCount})");
         if (LayerPattern is { } pattern && pattern.Length != Layers)
             throw new ConfigException($"model config: 'layer_pattern' has {pattern.Length} entries but 'layers' is {Layers}");
@@ -199,6 +213,11 @@ public sealed record ModelConfig
         if (ValueDim is int vd) { InRange("value_dim", vd, ModelLimits.Width); if (vd % Heads != 0) throw new ConfigException($"model config: 'value_dim' ({vd}) must be divisible by 'heads' ({Heads})"); }
         if (RetentionChunkSize is int rc) InRange("retention_chunk_size", rc, ModelLimits.ContextLength);
         if (RetentionChunkwise == true && RetentionChunkSize is null) throw new ConfigException("model config: 'retention_chunkwise' needs 'retention_chunk_size'");
+        if (AttentionHeadDim is int ahd) InRange("attention_head_dim", ahd, ModelLimits.Width);
+        if (RotaryDim is int rd && (rd <= 0 || rd % 2 != 0 || rd > AttentionHeadDimSize))
+            throw new ConfigException($"model config: 'rotary_dim' must be even and between 2 and the attention head width {AttentionHeadDimSize}, got {rd}");
+        if (RopeStyle is not null and not ("meta" or "neox"))
+            throw new ConfigException($"model config: 'rope_style' must be \"meta\" or \"neox\", got \"{RopeStyle}\"");
         if (GluActivation is not null && !GluMlp.Activations.Contains(GluActivation))
             throw new ConfigException($"model config: unknown 'glu_activation' '{GluActivation}' (known: {string.Join(", ", GluMlp.Activations)})");
         ModelLimits.CheckFitsInMemory(this, ModelSize.AvailableMemoryBytes);

@@ -86,7 +86,8 @@ public sealed class MambaImporterTests : IDisposable
 
     [Theory]
     [InlineData("d_intermediate", "-1", "d_intermediate")]
-    [InlineData("attn_layer_idx", "[1]", "attn_layer_idx")]
+    [InlineData("attn_layer_idx", "[7]", "attn_layer_idx")]
+    [InlineData("attn_layer_idx", "\"1\"", "attn_layer_idx")]
     [InlineData("rms_norm", "false", "rms_norm")]
     [InlineData("ssm_cfg", """{"layer": "Mamba3"}""", "Mamba3")]
     [InlineData("ssm_cfg", """{"dt_rank": "full"}""", "dt_rank")]

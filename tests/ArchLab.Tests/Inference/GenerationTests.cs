@@ -227,4 +227,23 @@ public class GenerationTests
         Assert.Equal(new ByteTokenizer().Decode(restricted), text[0]);
         Assert.Throws<ArgumentException>(() => Generation.GenerateBatch(model, [[65]], 3, sampling, drawnIds: 301));
     }
+
+    /// <summary>The default engine ("auto") decodes a model whose mixer has no lean twin (the tests' toy mixer) with
+    /// TorchSharp's step and says why; an explicit --engine lean is refused with the layer named.</summary>
+    [Fact]
+    public void AutoFallsBackToTorchForAMixerWithoutALeanTwin()
+    {
+        torch.manual_seed(9);
+        using var model = new LanguageModel(new ModelConfig { Arch = ArchLab.Tests.Mixers.ToyMixer.Spec.Name, VocabSize = 40, Dim = 16, Layers = 2, Heads = 2 });
+        var resolved = new EngineOptions().Resolve(model, out string? reason);
+        Assert.Equal("torch", resolved.Engine);
+        Assert.Contains("layer 0: ToyMixer has no lean engine implementation", reason);
+        var sampling = new SamplingOptions { Temperature = 0 };
+        Assert.Equal(Generation.Generate(model, [1, 2, 3], 6, sampling, engine: EngineOptions.Torch), Generation.Generate(model, [1, 2, 3], 6, sampling));
+        var e = Assert.Throws<NotSupportedException>(() => Generation.Generate(model, [1, 2, 3], 6, sampling, engine: new EngineOptions("lean")));
+        Assert.Contains("ToyMixer", e.Message);
+        using var transformer = TinyModel("transformer");
+        Assert.Equal("lean", new EngineOptions().Resolve(transformer, out reason).Engine);
+        Assert.Null(reason);
+    }
 }

@@ -24,23 +24,24 @@ public sealed class Attention : Mixer, ILeanConvertible
         DefaultNorm = "rmsnorm",
         DefaultMlp = "swiglu",
         Importer = new Checkpoints.Importers.LlamaImporter(),
+        ValidateConfig = config => config.Attention.Validate(),
         ParameterCount = ParameterCount,
-        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * (config.Dim / config.Heads),
+        StateElements = config => 2.0 * config.ContextLength * config.Attention.KvHeadCount * (config.Dim / config.Heads),
     };
 
     /// <summary>wq, wk, wv, wo (no biases).</summary>
     static double ParameterCount(ModelConfig config)
     {
         double dim = config.Dim, headDim = config.Dim / config.Heads;
-        double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
+        double q = config.Heads * headDim, kv = (double)config.Attention.KvHeadCount * headDim;
         return dim * q + 2 * dim * kv + q * dim;
     }
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
         heads = config.Heads;
-        kvHeads = config.KvHeadCount;
-        headDim = config.HeadDim;
+        kvHeads = config.Attention.KvHeadCount;
+        headDim = config.Attention.HeadDim;
         wq = new Projection(config.Dim, heads * headDim);
         wk = new Projection(config.Dim, kvHeads * headDim);
         wv = new Projection(config.Dim, kvHeads * headDim);

@@ -25,29 +25,32 @@ public sealed class Attention : Mixer, ILeanConvertible
         DefaultNorm = "rmsnorm",
         DefaultMlp = "swiglu",
         Importer = new Checkpoints.Importers.LlamaImporter(),
+        ValidateConfig = config => config.Attention.Validate(),
         ParameterCount = ParameterCount,
-        StateElements = config => 2.0 * config.ContextLength * config.KvHeadCount * config.AttentionHeadDimSize,
+        StateElements = config => 2.0 * config.ContextLength * config.Attention.KvHeadCount * config.Attention.HeadDim,
     };
 
     /// <summary>wq, wk, wv, wo and their biases if any.</summary>
     static double ParameterCount(ModelConfig config, int layer)
     {
-        double dim = config.Dim, headDim = config.AttentionHeadDimSize;
-        double q = config.Heads * headDim, kv = (double)config.KvHeadCount * headDim;
-        return dim * q + 2 * dim * kv + q * dim + (config.QkvBias == true ? q + 2 * kv : 0) + (config.OutBias == true ? dim : 0);
+        var a = config.Attention;
+        double dim = config.Dim, headDim = a.HeadDim;
+        double q = config.Heads * headDim, kv = (double)a.KvHeadCount * headDim;
+        return dim * q + 2 * dim * kv + q * dim + (a.QkvBias == true ? q + 2 * kv : 0) + (a.OutBias == true ? dim : 0);
     }
 
     public Attention(ModelConfig config, double outputInitStd) : base(nameof(Attention))
     {
         heads = config.Heads;
-        kvHeads = config.KvHeadCount;
-        headDim = config.AttentionHeadDimSize;
-        bool qkvBias = config.QkvBias ?? false;
+        var a = config.Attention;
+        kvHeads = a.KvHeadCount;
+        headDim = a.HeadDim;
+        bool qkvBias = a.QkvBias ?? false;
         wq = new Projection(config.Dim, heads * headDim, hasBias: qkvBias);
         wk = new Projection(config.Dim, kvHeads * headDim, hasBias: qkvBias);
         wv = new Projection(config.Dim, kvHeads * headDim, hasBias: qkvBias);
-        wo = new Projection(heads * headDim, config.Dim, hasBias: config.OutBias ?? false, initStd: outputInitStd);
-        rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta, config.RotaryDim, halves: config.RopeStyle == "neox");
+        wo = new Projection(heads * headDim, config.Dim, hasBias: a.OutBias ?? false, initStd: outputInitStd);
+        rope = config.NoRope ? null : new RotaryEmbedding(headDim, config.RopeTheta, a.RotaryDim, halves: a.RopeStyle == "neox");
         RegisterComponents();
     }
 

@@ -65,6 +65,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
         DefaultMlp = "swiglu",
         TrainingForms = [new("chunked", (config, _) => config)],
         Importer = new Checkpoints.Importers.GatedDeltaNetImporter(),
+        ValidateConfig = Validate,
         ParameterCount = ParameterCount,
         StateElements = StateElements,
     };
@@ -77,7 +78,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
         valueHeads = ValueHeadCount(config);
         keyDim = KeyDim(config);
         valueDim = ValueDim(config);
-        kernel = config.ConvKernel;
+        kernel = config.Ssm.ConvKernel;
         negativeEigenvalues = config.NegativeEigenvalues ?? false;
         ChunkSize = config.DeltaChunkSize ?? 64;
 
@@ -277,7 +278,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
     public static double StateElements(ModelConfig config)
     {
         double channels = 2.0 * config.Heads * KeyDim(config) + (double)ValueHeadCount(config) * ValueDim(config);
-        return ((config.ShortConv ?? true) ? channels * (config.ConvKernel - 1) : 0) + (double)ValueHeadCount(config) * KeyDim(config) * ValueDim(config);
+        return ((config.ShortConv ?? true) ? channels * (config.Ssm.ConvKernel - 1) : 0) + (double)ValueHeadCount(config) * KeyDim(config) * ValueDim(config);
     }
 
     /// <summary>Parameters of one layer for a config, without building it.</summary>
@@ -285,7 +286,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
     {
         double dim = config.Dim, qk = (double)config.Heads * KeyDim(config), hv = ValueHeadCount(config), values = hv * ValueDim(config);
         return dim * (2 * qk + values + 2 * hv) + ((config.OutputGate ?? true) ? dim * values : 0) + values * dim
-               + ((config.ShortConv ?? true) ? (2 * qk + values) * config.ConvKernel : 0) + 2 * hv + ValueDim(config);
+               + ((config.ShortConv ?? true) ? (2 * qk + values) * config.Ssm.ConvKernel : 0) + 2 * hv + ValueDim(config);
     }
 
     /// <summary>

@@ -50,16 +50,18 @@ public sealed class Mamba : Mixer, ILeanConvertible
         UsesScanBackend = true,
         TrainingForms = [new("fused-scan", (config, _) => config)],
         Importer = new Checkpoints.Importers.MambaImporter(),
+        ValidateConfig = config => config.Ssm.Validate(),
         ParameterCount = ParameterCount,
-        StateElements = config => Math.Floor((config.Expand ?? 2) * config.Dim) * (config.ConvKernel - 1 + config.SsmStateSize),
+        StateElements = config => config.Ssm.InnerWidth * (config.Ssm.ConvKernel - 1 + config.Ssm.StateSize),
     };
 
     static double ParameterCount(ModelConfig config, int layer)
     {
-        double dim = config.Dim, inner = Math.Floor((config.Expand ?? 2) * dim), state = config.SsmStateSize, rank = config.DtRankSize;
-        bool projBias = config.ProjBias ?? false, convBias = config.ConvBias ?? true;
+        double dim = config.Dim, inner = config.Ssm.InnerWidth, state = config.Ssm.StateSize, rank = config.Ssm.DtRankSize;
+        var ssm = config.Ssm;
+        bool projBias = ssm.HasProjBias, convBias = ssm.HasConvBias;
         return dim * 2 * inner + (projBias ? 2 * inner : 0)          // in_proj
-               + inner * config.ConvKernel + (convBias ? inner : 0)   // depthwise conv1d
+               + inner * config.Ssm.ConvKernel + (convBias ? inner : 0)   // depthwise conv1d
                + inner * (rank + 2 * state)                           // x_proj
                + rank * inner + inner                                 // dt_proj
                + inner * dim + (projBias ? dim : 0)                   // out_proj
@@ -69,14 +71,14 @@ public sealed class Mamba : Mixer, ILeanConvertible
     public Mamba(ModelConfig config) : base(nameof(Mamba))
     {
         dim = config.Dim;
-        inner = config.InnerDim;
-        stateSize = config.SsmStateSize;
-        kernel = config.ConvKernel;
-        dtRank = config.DtRankSize;
-        bool projBias = config.ProjBias ?? false;
+        inner = config.Ssm.InnerDim;
+        stateSize = config.Ssm.StateSize;
+        kernel = config.Ssm.ConvKernel;
+        dtRank = config.Ssm.DtRankSize;
+        bool projBias = config.Ssm.HasProjBias;
 
         in_proj = new Projection(dim, 2 * inner, hasBias: projBias);
-        conv1d = nn.Conv1d(inner, inner, kernel, groups: inner, bias: config.ConvBias ?? true);
+        conv1d = nn.Conv1d(inner, inner, kernel, groups: inner, bias: config.Ssm.HasConvBias);
         x_proj = new Projection(inner, dtRank + 2 * stateSize);
         dt_proj = new Projection(dtRank, inner, hasBias: true);
         out_proj = new Projection(inner, dim, hasBias: projBias);

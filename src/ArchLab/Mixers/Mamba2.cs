@@ -52,17 +52,18 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         DefaultMlp = "none",
         TrainingForms = [new("ssd-chunked", (config, _) => config)],
         Importer = new Checkpoints.Importers.Mamba2Importer(),
+        ValidateConfig = Validate,
         ParameterCount = ParameterCount,
         StateElements = config =>
         {
             double width = Math.Floor((config.Expand ?? 2) * config.Dim), bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128);
-            return (width + bc) * (config.ConvKernel - 1) + width * (config.DState ?? 128); // conv window over x, B, C; SSM state
+            return (width + bc) * (config.Ssm.ConvKernel - 1) + width * (config.DState ?? 128); // conv window over x, B, C; SSM state
         },
     };
 
     /// <summary>Channels per SSD head: the config's, else the official 64, or the whole inner width when that is narrower
     /// (small test and sweep shapes; the official code would refuse them).</summary>
-    public static int HeadDimOf(ModelConfig config) => config.SsmHeadDim ?? Math.Min(64, Math.Max(1, config.InnerDim));
+    public static int HeadDimOf(ModelConfig config) => config.SsmHeadDim ?? Math.Min(64, Math.Max(1, config.Ssm.InnerDim));
 
     static double ParameterCount(ModelConfig config, int layer)
     {
@@ -70,19 +71,31 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         double bc = 2.0 * (config.SsmGroups ?? 1) * (config.DState ?? 128), into = 2 * width + bc + heads;
         bool biases = config.ProjBias ?? false;
         return dim * into + (biases ? into : 0)                                               // in_proj
-               + (width + bc) * config.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
+               + (width + bc) * config.Ssm.ConvKernel + (config.ConvBias ?? true ? width + bc : 0)  // conv1d over x, B, C
                + 3 * heads + width                                                            // dt_bias, A_log, D, norm
                + width * dim + (biases ? dim : 0);                                            // out_proj
+    }
+
+    /// <summary>The SSM fields plus Mamba-2's own: heads that divide the inner width, groups that divide the heads, a chunk.</summary>
+    static void Validate(ModelConfig config)
+    {
+        config.Ssm.Validate();
+        int inner = config.Ssm.InnerDim, headDim = HeadDimOf(config), groups = config.SsmGroups ?? 1;
+        if (headDim <= 0 || inner % headDim != 0)
+            throw new ConfigException($"model config: 'ssm_head_dim' ({headDim}) must be positive and divide the inner width expand·dim = {inner}");
+        if (groups <= 0 || inner / headDim % groups != 0)
+            throw new ConfigException($"model config: 'ssm_groups' ({groups}) must be positive and divide the number of heads ({inner / headDim} = {inner} / {headDim})");
+        if (config.SsmChunkSize is int chunk && chunk <= 0) throw new ConfigException($"model config: 'ssm_chunk_size' must be positive, got {chunk}");
     }
 
     public Mamba2(ModelConfig config) : base(nameof(Mamba2))
     {
         dim = config.Dim;
-        inner = config.InnerDim;
+        inner = config.Ssm.InnerDim;
         headDim = HeadDimOf(config);
         groups = config.SsmGroups ?? 1;
         stateSize = config.DState ?? 128;
-        kernel = config.ConvKernel;
+        kernel = config.Ssm.ConvKernel;
         chunk = config.SsmChunkSize ?? 64;
         if (headDim <= 0 || inner % headDim != 0)
             throw new ConfigException($"model config: 'ssm_head_dim' ({headDim}) must be positive and divide the inner width expand·dim = {inner}");

@@ -31,6 +31,8 @@ public sealed record MixerSpec(string Name, Func<ModelConfig, int, double, Mixer
     public bool UsesScanBackend { get; init; }
     /// <summary>The official checkpoint layout this architecture imports from, if any.</summary>
     public IModelImporter? Importer { get; init; }
+    /// <summary>Checks the config fields this mixer reads (its options record, <see cref="Models.SsmOptions"/> and the like).</summary>
+    public Action<ModelConfig> ValidateConfig { get; init; } = _ => { };
     /// <summary>Parameters of layer <c>int</c>'s mixer for a config, from its fields alone (a double: a hostile config's count
     /// may not fit a long).</summary>
     public required Func<ModelConfig, int, double> ParameterCount { get; init; }

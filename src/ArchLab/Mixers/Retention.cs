@@ -45,8 +45,9 @@ public sealed class Retention : Mixer, ILeanConvertible
             new("chunkwise", (config, chunk) => config with { RetentionChunkwise = true, RetentionChunkSize = chunk }),
         ],
         Importer = new Checkpoints.Importers.RetNetImporter(),
+        ValidateConfig = config => config.Retention.Validate(),
         ParameterCount = ParameterCount,
-        StateElements = config => (double)config.Heads * (config.Dim / config.Heads) * ((config.ValueDim ?? config.Dim) / config.Heads) + config.Heads,
+        StateElements = config => (double)config.Heads * (config.Dim / config.Heads) * (config.Retention.ValueWidth / config.Heads) + config.Heads,
     };
 
     /// <summary>q, k (dim → dim), v, g (dim → value width) and out (value width → dim), no biases.</summary>
@@ -54,7 +55,7 @@ public sealed class Retention : Mixer, ILeanConvertible
     {
         double dim = config.Dim;
         double keys = config.Heads * (double)(config.Dim / config.Heads);
-        double values = config.Heads * (double)((config.ValueDim ?? config.Dim) / config.Heads);
+        double values = config.Heads * (double)(config.Retention.ValueWidth / config.Heads);
         return 2 * dim * keys + 2 * dim * values + values * dim;
     }
 
@@ -62,7 +63,7 @@ public sealed class Retention : Mixer, ILeanConvertible
     {
         heads = config.Heads;
         keyDim = config.Dim / heads;
-        valueDim = (config.ValueDim ?? config.Dim) / heads;
+        valueDim = config.Retention.ValueWidth / heads;
         scaling = Math.Pow(keyDim, -0.5);
         eps = config.NormEps;
         chunkSize = config.RetentionChunkSize;

@@ -45,14 +45,15 @@ public sealed class Rwkv4TimeMix : Mixer, ILeanConvertible
         UsesScanBackend = true,
         TrainingForms = [new("blocked", (config, _) => config)], // WKV in blocks of ScanChunk tokens
         Importer = new Checkpoints.Importers.Rwkv4Importer(),
-        ParameterCount = (config, _) => 2.0 * config.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.DimAttention,
-        StateElements = config => config.Dim + 3.0 * config.DimAttention, // token shift; a, b, p
+        ValidateConfig = config => config.Rwkv.Validate(),
+        ParameterCount = (config, _) => 2.0 * config.Rwkv.DimAttention + 3.0 * config.Dim + 4.0 * config.Dim * config.Rwkv.DimAttention,
+        StateElements = config => config.Dim + 3.0 * config.Rwkv.DimAttention, // token shift; a, b, p
     };
 
     public Rwkv4TimeMix(ModelConfig config, double outputInitStd) : base(nameof(Rwkv4TimeMix))
     {
         dim = config.Dim;
-        dimAtt = config.DimAttention;
+        dimAtt = config.Rwkv.DimAttention;
         var (decay, first, mixK, mixV, mixR) = Rwkv4.TimeMixInit(dim, dimAtt);
         time_decay = new Parameter(decay);
         time_first = new Parameter(first);

@@ -53,6 +53,14 @@ public sealed class Rwkv7TimeMix : Mixer
         EmbeddingNorm = true,
         TrainingForms = [new("chunked", (config, _) => config)],
         Importer = new Checkpoints.Importers.Rwkv7Importer(),
+        ValidateConfig = config =>
+        {
+            config.Rwkv.Validate();
+            if (config.Dim % config.Heads != 0) throw new ConfigException($"model config: 'dim' ({config.Dim}) must be divisible by 'heads' ({config.Heads})");
+            foreach (var (name, rank) in new[] { ("decay_lora", config.DecayLora), ("iclr_lora", config.IclrLora), ("value_lora", config.ValueLora), ("gate_lora", config.GateLora) })
+                if (rank is int r && (r <= 0 || r > ModelLimits.Width))
+                    throw new ConfigException($"model config: '{name}' must be in 1..{ModelLimits.Width}, got {r}");
+        },
         ParameterCount = (config, layer) =>
         {
             double dim = config.Dim, valueLora = config.ValueLora ?? Rwkv7.SuggestedLora(config.Dim, 1.7);
@@ -70,11 +78,11 @@ public sealed class Rwkv7TimeMix : Mixer
     {
         dim = config.Dim;
         heads = config.Heads;
-        headSize = config.HeadDim;
+        headSize = (config.Dim / config.Heads);
         this.layer = layer;
         this.valueResidual = valueResidual;
-        if (config.DimAttention != dim)
-            throw new ConfigException($"model config: RWKV-7 needs 'dim_att' equal to 'dim' (its receptance, key, value and output are dim×dim), got dim_att {config.DimAttention} and dim {dim}");
+        if (config.Rwkv.DimAttention != dim)
+            throw new ConfigException($"model config: RWKV-7 needs 'dim_att' equal to 'dim' (its receptance, key, value and output are dim×dim), got dim_att {config.Rwkv.DimAttention} and dim {dim}");
         int decayLora = config.DecayLora ?? Rwkv7.SuggestedLora(dim, 2.5), iclrLora = config.IclrLora ?? Rwkv7.SuggestedLora(dim, 2.5);
         int valueLora = config.ValueLora ?? Rwkv7.SuggestedLora(dim, 1.7), gateLora = config.GateLora ?? Rwkv7.SuggestedLora(dim, 5);
 

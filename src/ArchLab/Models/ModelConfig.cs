@@ -129,19 +129,13 @@ public sealed record ModelConfig
     /// <summary>Gated DeltaNet: chunk length of the chunked (WY) form (null: 64, fla's kernel default).</summary>
     public int? DeltaChunkSize { get; init; }
 
-    [JsonIgnore] public int HeadDim => Dim / Heads;
-    [JsonIgnore] public int AttentionHeadDimSize => AttentionHeadDim ?? Dim / Heads;
-    [JsonIgnore] public int KvHeadCount => KvHeads ?? Heads;
-    [JsonIgnore] public int DimAttention => DimAtt ?? Dim;
     [JsonIgnore] public int FfnHiddenSize => FfnHidden ?? LlamaFfnHidden(Dim, multipleOf: 32, multiplier: null);
-    [JsonIgnore] public int SsmStateSize => DState ?? 16;
-    [JsonIgnore] public int ConvKernel => DConv ?? 4;
-    [JsonIgnore] public int InnerDim => (int)Math.Min((Expand ?? 2) * Dim, int.MaxValue);
-    [JsonIgnore] public int DtRankSize => DtRank ?? (Dim + 15) / 16;
 
-    /// <summary>Every layer is Gated DeltaNet with its own key head size, so dim need not split evenly across heads.</summary>
-    bool HeadSizeIndependentOfDim =>
-        KeyHeadDim is not null && (LayerPattern ?? [Arch]).All(name => name is not null && Mixers.MixerRegistry.Canonical(name) == Mixers.GatedDeltaNet.Spec.Name);
+    // One record per mixer family, its defaults resolved (the file keeps the fields flat; see MixerOptions.cs).
+    [JsonIgnore] public AttentionOptions Attention => new(Dim, Heads, KvHeads, NoRope, AttentionHeadDim, QkvBias, OutBias, RotaryDim, RopeStyle);
+    [JsonIgnore] public RwkvOptions Rwkv => new(Dim, DimAtt);
+    [JsonIgnore] public RetentionOptions Retention => new(Dim, Heads, ValueDim, RetentionChunkSize, RetentionChunkwise);
+    [JsonIgnore] public SsmOptions Ssm => new(Dim, DState, DConv, Expand, DtRank, ConvBias, ProjBias);
 
     public string MixerOf(int layer) => LayerPattern?[layer] ?? Arch;
     public string NormOf(int layer) => Norm ?? Mixers.MixerRegistry.Spec(MixerOf(layer)).DefaultNorm;
@@ -169,55 +163,25 @@ public sealed record ModelConfig
         if (Arch is null) throw new ConfigException("model config: 'arch' must be a mixer name, got null");
         if (LayerPattern is { } names && Array.IndexOf(names, null) is int nullAt and >= 0)
             throw new ConfigException($"model config: 'layer_pattern' entry {nullAt} must be a mixer name, got null");
-        void Positive(string name, long value) { if (value <= 0) throw new ConfigException($"model config: '{name}' must be positive, got {value}"); }
-        void InRange(string name, long value, long max)
-        {
-            Positive(name, value);
-            if (value > max) throw new ConfigException($"model config: '{name}' = {value} is above the limit {max}");
-        }
+        static void InRange(string name, long value, long max) => ConfigCheck.InRange(name, value, max);
         InRange("dim", Dim, ModelLimits.Width); InRange("vocab_size", VocabSize, ModelLimits.VocabSize);
         InRange("layers", Layers, ModelLimits.Layers); InRange("heads", Heads, ModelLimits.Width);
         InRange("context_length", ContextLength, ModelLimits.ContextLength);
         if (KvHeads is int kv) InRange("kv_heads", kv, ModelLimits.Width);
         if (FfnHidden is int f) InRange("ffn_hidden", f, ModelLimits.MlpWidth);
-        if (DimAtt is int da) InRange("dim_att", da, ModelLimits.Width);
-        if (DState is int ds) InRange("d_state", ds, ModelLimits.StateSize);
-        if (DConv is int dc) InRange("d_conv", dc, ModelLimits.ConvKernel);
-        if (Expand is double ex && !(ex > 0 && double.IsFinite(ex) && ex * Dim >= 1 && ex * Dim <= ModelLimits.Width))
-            throw new ConfigException($"model config: 'expand' must be a positive number with 1 ≤ expand·dim ≤ {ModelLimits.Width}, got {ex}");
-        if (DtRank is int dr) InRange("dt_rank", dr, ModelLimits.Width);
-        if (DecayLora is int dl) InRange("decay_lora", dl, ModelLimits.Width);
-        if (IclrLora is int il) InRange("iclr_lora", il, ModelLimits.Width);
-        if (ValueLora is int vl) InRange("value_lora", vl, ModelLimits.Width);
-        if (GateLora is int gl) InRange("gate_lora", gl, ModelLimits.Width);
         if (NormEps <= 0 || !double.IsFinite(NormEps)) throw new ConfigException($"model config: 'norm_eps' must be a positive number, got {NormEps}");
         if (RopeTheta <= 0 || !double.IsFinite(RopeTheta)) throw new ConfigException($"model config: 'rope_theta' must be a positive number, got {RopeTheta}");
-        if (!HeadSizeIndependentOfDim && AttentionHeadDim is null)
-        {
-            if (Dim % Heads != 0) throw new ConfigException($"model config: 'dim' ({Dim}) must be divisible by 'heads' ({Heads})");
-            if (HeadDim % 2 != 0 && RotaryDim is null) throw new ConfigException($"model config: head dimension dim/heads = {HeadDim} must be even for rotary embeddings");
-        }
-        if (AttentionHeadDim is int width && width % 2 != 0 && RotaryDim is null && !NoRope)
-            throw new ConfigException($"model config: 'attention_head_dim' ({width}) must be even for rotary embeddings (or set 'rotary_dim' or 'no_rope')");
-        if (Heads % KvHeadCount != 0) throw new ConfigException($"model config: 'heads' ({Heads}) must be a multiple of 'kv_heads' ({KvHeadCount})");
         if (LayerPattern is { } pattern && pattern.Length != Layers)
             throw new ConfigException($"model config: 'layer_pattern' has {pattern.Length} entries but 'layers' is {Layers}");
-        for (int i = 0; i < Layers; i++)
-            if (!Mixers.MixerRegistry.IsKnown(MixerOf(i)))
-                throw new ConfigException($"model config: unknown mixer '{MixerOf(i)}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
-        if (Enumerable.Range(0, Layers).Any(i => Mixers.MixerRegistry.Canonical(MixerOf(i)) == Mixers.GatedDeltaNet.Spec.Name)) Mixers.GatedDeltaNet.Validate(this);
+        var mixers = LayerPattern?.Distinct().ToArray() ?? [Arch];
+        foreach (string mixer in mixers)
+            if (!Mixers.MixerRegistry.IsKnown(mixer))
+                throw new ConfigException($"model config: unknown mixer '{mixer}' (known: {string.Join(", ", Mixers.MixerRegistry.Names)})");
+        foreach (string mixer in mixers) Mixers.MixerRegistry.Spec(mixer).ValidateConfig(this); // the options records its layers use
         if (Norm is not null && !Norms.Names.Contains(Norm))
             throw new ConfigException($"model config: unknown norm '{Norm}' (known: {string.Join(", ", Norms.Names)})");
         if (Mlp is not null && !Mlps.Names.Contains(Mlp))
             throw new ConfigException($"model config: unknown mlp '{Mlp}' (known: {string.Join(", ", Mlps.Names)})");
-        if (ValueDim is int vd) { InRange("value_dim", vd, ModelLimits.Width); if (vd % Heads != 0) throw new ConfigException($"model config: 'value_dim' ({vd}) must be divisible by 'heads' ({Heads})"); }
-        if (RetentionChunkSize is int rc) InRange("retention_chunk_size", rc, ModelLimits.ContextLength);
-        if (RetentionChunkwise == true && RetentionChunkSize is null) throw new ConfigException("model config: 'retention_chunkwise' needs 'retention_chunk_size'");
-        if (AttentionHeadDim is int ahd) InRange("attention_head_dim", ahd, ModelLimits.Width);
-        if (RotaryDim is int rd && (rd <= 0 || rd % 2 != 0 || rd > AttentionHeadDimSize))
-            throw new ConfigException($"model config: 'rotary_dim' must be even and between 2 and the attention head width {AttentionHeadDimSize}, got {rd}");
-        if (RopeStyle is not null and not ("meta" or "neox"))
-            throw new ConfigException($"model config: 'rope_style' must be \"meta\" or \"neox\", got \"{RopeStyle}\"");
         if (GluActivation is not null && !GluMlp.Activations.Contains(GluActivation))
             throw new ConfigException($"model config: unknown 'glu_activation' '{GluActivation}' (known: {string.Join(", ", GluMlp.Activations)})");
         ModelLimits.CheckFitsInMemory(this, ModelSize.AvailableMemoryBytes);

@@ -43,7 +43,7 @@ public sealed class GatedDeltaNetImporterTests : IDisposable
         using var model = ModelLoader.Load(Case.Dir);
         var c = model.Config;
         Assert.Equal(("gated_deltanet", 48, 2, 97, false), (c.Arch, c.Dim, c.Layers, c.VocabSize, c.TiedEmbeddings));
-        Assert.Equal((2, 16, 4, 1.5, 4), (c.Heads, c.KeyHeadDim, c.ValueHeads, c.ValueExpand, c.ConvKernel));
+        Assert.Equal((2, 16, 4, 1.5, 4), (c.Heads, c.KeyHeadDim, c.ValueHeads, c.ValueExpand, c.Ssm.ConvKernel));
         Assert.Equal((true, true, false, 96, 1e-6), (c.OutputGate, c.ShortConv, c.NegativeEigenvalues, c.FfnHidden, c.NormEps));
         Assert.Equal(("rmsnorm", "swiglu"), (c.NormOf(0), c.MlpOf(0)));
         var mixer = Assert.IsType<GatedDeltaNet>(model.blocks[0].Mixer);

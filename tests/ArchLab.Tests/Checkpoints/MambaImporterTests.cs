@@ -35,7 +35,7 @@ public sealed class MambaImporterTests : IDisposable
         using var model = ModelLoader.Load(Case.Dir);
         var c = model.Config;
         Assert.Equal(("mamba", 48, 2, 104, true), (c.Arch, c.Dim, c.Layers, c.VocabSize, c.TiedEmbeddings));
-        Assert.Equal((8, 4, 96, 3, true, false), (c.SsmStateSize, c.ConvKernel, c.InnerDim, c.DtRankSize, c.ConvBias, c.ProjBias));
+        Assert.Equal((8, 4, 96, 3, true, false), (c.Ssm.StateSize, c.Ssm.ConvKernel, c.Ssm.InnerDim, c.Ssm.DtRankSize, c.ConvBias, c.ProjBias));
         Assert.Equal("none", c.MlpOf(0));
         Assert.Null(model.head);
     }
@@ -121,8 +121,8 @@ public sealed class MambaImporterTests : IDisposable
             """;
         var importer = new MambaImporter();
         var config = importer.ReadConfig(System.Text.Json.JsonDocument.Parse(official).RootElement, "test");
-        Assert.Equal((64, 6, 3, 48, 5, false, true, false), (config.VocabSize, config.SsmStateSize, config.ConvKernel, config.InnerDim,
-                                                          config.DtRankSize, config.ConvBias, config.ProjBias, config.TiedEmbeddings));
+        Assert.Equal((64, 6, 3, 48, 5, false, true, false), (config.VocabSize, config.Ssm.StateSize, config.Ssm.ConvKernel, config.Ssm.InnerDim,
+                                                          config.Ssm.DtRankSize, config.ConvBias, config.ProjBias, config.TiedEmbeddings));
         manual_seed(3);
         using var source = new LanguageModel(config);
         using (no_grad())

@@ -56,8 +56,8 @@ public class Rwkv4Tests
         torch.manual_seed(seed);
         return mixer switch
         {
-            Rwkv4TimeMix => new Rwkv4TimeMixState(randn([Batch, Config.Dim], ScalarType.Float64), new Wkv4State(randn([Batch, Config.DimAttention], ScalarType.Float64),
-                                                  rand([Batch, Config.DimAttention], ScalarType.Float64) + 0.5, 3 * randn([Batch, Config.DimAttention], ScalarType.Float64)), 11),
+            Rwkv4TimeMix => new Rwkv4TimeMixState(randn([Batch, Config.Dim], ScalarType.Float64), new Wkv4State(randn([Batch, Config.Rwkv.DimAttention], ScalarType.Float64),
+                                                  rand([Batch, Config.Rwkv.DimAttention], ScalarType.Float64) + 0.5, 3 * randn([Batch, Config.Rwkv.DimAttention], ScalarType.Float64)), 11),
             _ => new Rwkv4ChannelMixState(randn([Batch, Config.Dim], ScalarType.Float64), 11),
         };
     }

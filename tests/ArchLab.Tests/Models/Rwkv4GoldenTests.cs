@@ -62,7 +62,7 @@ public class Rwkv4GoldenTests
         using var model = ModelLoader.Load(Case.Dir, "rwkv4");
         var c = model.Config;
         Assert.Equal((32, 2, 32, 128, 97, 64, 1e-5, true, false),
-                     (c.Dim, c.Layers, c.DimAttention, c.FfnHidden, c.VocabSize, c.ContextLength, c.NormEps, c.EmbeddingNorm, c.TiedEmbeddings));
+                     (c.Dim, c.Layers, c.Rwkv.DimAttention, c.FfnHidden, c.VocabSize, c.ContextLength, c.NormEps, c.EmbeddingNorm, c.TiedEmbeddings));
         Assert.Equal(["layernorm", "rwkv_channel_mix"], new[] { c.NormOf(0), c.MlpOf(0) });
     }
 

@@ -62,7 +62,7 @@ public class Rwkv7GoldenTests
     {
         using var model = ModelLoader.Load(Case.Dir, "rwkv7");
         var c = model.Config;
-        Assert.Equal((64, 2, 4, 16, 256, 97, true, false), (c.Dim, c.Layers, c.Heads, c.HeadDim, c.FfnHidden, c.VocabSize, c.EmbeddingNorm, c.TiedEmbeddings));
+        Assert.Equal((64, 2, 4, 16, 256, 97, true, false), (c.Dim, c.Layers, c.Heads, c.Dim / c.Heads, c.FfnHidden, c.VocabSize, c.EmbeddingNorm, c.TiedEmbeddings));
         Assert.Equal((32, 32, 32, 32), (c.DecayLora, c.IclrLora, c.ValueLora, c.GateLora));
         Assert.Equal(["layernorm", "rwkv7_channel_mix"], new[] { c.NormOf(0), c.MlpOf(0) });
         var mixers = model.modules().OfType<Rwkv7TimeMix>().ToArray();

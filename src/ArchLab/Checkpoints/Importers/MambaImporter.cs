@@ -210,7 +210,7 @@ public sealed class MambaImporter : IModelImporter
     static void MapAttention(IReadOnlyDictionary<string, Tensor> official, ModelConfig config, int layer, Dictionary<string, Tensor> map)
     {
         string from = $"backbone.layers.{layer}.mixer.", to = $"blocks.{layer}.mixer.";
-        long q = (long)config.Heads * config.AttentionHeadDimSize, kv = (long)config.KvHeadCount * config.AttentionHeadDimSize;
+        long q = (long)config.Heads * config.Attention.HeadDim, kv = (long)config.Attention.KvHeadCount * config.Attention.HeadDim;
         foreach (string kind in new[] { "weight", "bias" })
         {
             if (!official.TryGetValue($"{from}in_proj.{kind}", out var inProj)) continue;

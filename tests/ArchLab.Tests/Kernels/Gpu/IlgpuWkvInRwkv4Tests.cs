@@ -35,9 +35,9 @@ public class IlgpuWkvInRwkv4Tests
             }
         var x = randn([batch, time, Config.Dim], ScalarType.Float64);
         var shift = randn([batch, Config.Dim], ScalarType.Float64);
-        var a = randn([batch, Config.DimAttention], ScalarType.Float64);
-        var b = rand([batch, Config.DimAttention], ScalarType.Float64) + 0.5;
-        var p0 = 3 * randn([batch, Config.DimAttention], ScalarType.Float64);
+        var a = randn([batch, Config.Rwkv.DimAttention], ScalarType.Float64);
+        var b = rand([batch, Config.Rwkv.DimAttention], ScalarType.Float64) + 0.5;
+        var p0 = 3 * randn([batch, Config.Rwkv.DimAttention], ScalarType.Float64);
         var weights = randn([batch, time, Config.Dim], ScalarType.Float64);
 
         // The module's own path (blocked WKV).

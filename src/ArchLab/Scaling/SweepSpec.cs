@@ -72,7 +72,12 @@ public sealed partial record SweepSpec
         if (Sizes is null) throw Bad("'sizes' is null");
         foreach (var s in Sizes) s.Validate();
         foreach (var a in Architectures)
+        {
             if (LadderOf(a).Length == 0) throw Bad($"'{a.Name}' has no sizes: give 'sizes' for the sweep or for the entry");
+            foreach (var s in LadderOf(a))
+                if (s.Layers is int layers && layers % a.PatternLength != 0)
+                    throw Bad($"'{a.Name}': {layers} layers is not a whole number of its {a.PatternLength}-layer pattern (give the entry its own 'sizes')");
+        }
         if ((ComputeBudgets is null) == (TokenBudgets is null)) throw Bad("give exactly one of 'compute_budgets' and 'token_budgets'");
         if (ComputeBudgets is { } c && (c.Length == 0 || c.Any(x => !(x > 0) || !double.IsFinite(x)))) throw Bad("'compute_budgets' must be positive FLOP counts");
         if (TokenBudgets is { } t && (t.Length == 0 || t.Any(x => x <= 0))) throw Bad("'token_budgets' must be positive token counts");
@@ -155,9 +160,6 @@ public sealed partial record SweepArchitecture
             if (sizes.Length == 0) throw Bad($"'{Name}': 'sizes' is empty");
             foreach (var s in sizes) (s ?? throw Bad($"'{Name}': a size is null")).Validate();
         }
-        foreach (var s in Sizes ?? [])
-            if (s.Layers is int layers && layers % PatternLength != 0)
-                throw Bad($"'{Name}': {layers} layers is not a whole number of its {PatternLength}-layer pattern");
     }
 
     /// <summary>The per-layer mixers of a model <paramref name="layers"/> deep: the pattern repeated (null for a plain entry).</summary>

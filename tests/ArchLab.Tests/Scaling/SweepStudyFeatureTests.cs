@@ -83,6 +83,7 @@ public class SweepStudyFeatureTests
     [InlineData("""{ "name": "h", "layer_pattern": ["mamba", "gpt9"] }""", "unknown mixer 'gpt9'")]
     [InlineData("""{ "name": "h", "layer_pattern": [] }""", "'layer_pattern' is empty")]
     [InlineData("""{ "name": "h", "layer_pattern": ["mamba", "transformer"], "sizes": [{ "dim": 32, "layers": 3 }] }""", "3 layers is not a whole number of its 2-layer pattern")]
+    [InlineData("""{ "name": "h", "layer_pattern": ["mamba", "mamba", "transformer"] }""", "'h': 2 layers is not a whole number of its 3-layer pattern (give the entry its own 'sizes')")]
     [InlineData("""{ "name": "h w", "layer_pattern": ["mamba"] }""", "architecture name must be")]
     [InlineData("""{ "name": "h", "arch": "mamba", "layer_pattern": ["mamba"] }""", "not both")]
     [InlineData("""{ "name": "h", "layer_pattern": ["mamba"], "sizes": [] }""", "'h': 'sizes' is empty")]

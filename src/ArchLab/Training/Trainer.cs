@@ -101,7 +101,7 @@ public sealed class Trainer
             {
                 var metrics = new StepMetrics(step + 1, Config.Steps, loss, lr, gradNorm,
                     intervalTokens / Math.Max(intervalClock.Elapsed.TotalSeconds, 1e-9), State.TokensSeen, State.ElapsedSeconds);
-                Metrics.Append(new { step = step + 1, loss, lr, grad_norm = gradNorm, tokens_per_second = metrics.TokensPerSecond,
+                Metrics.Append(new { step = step + 1, loss, lr, grad_norm = double.IsFinite(gradNorm) ? gradNorm : (double?)null, tokens_per_second = metrics.TokensPerSecond,
                                      tokens = State.TokensSeen, elapsed_s = State.ElapsedSeconds });
                 StepLogged?.Invoke(metrics);
                 intervalTokens = 0;
@@ -150,7 +150,11 @@ public sealed class Trainer
         }
         double gradNorm = Config.GradClip > 0
             ? nn.utils.clip_grad_norm_(Model.parameters(), Config.GradClip)
-            : double.NaN;
+            : double.NaN; // not computed without clipping
+        if (Config.GradClip > 0 && !double.IsFinite(gradNorm)) // clipping by it would write NaN into every weight
+            throw new TrainingDivergedException(
+                $"non-finite gradient norm ({gradNorm}) at step {step + 1} (loss {lossSum:F4}); stopped without saving. Last good checkpoint: " +
+                (TrainingCheckpoint.Latest(RunDir) ?? "none"));
         optimizer.step();
         return (lossSum, gradNorm);
     }

@@ -31,6 +31,34 @@ public class TrainerSafetyTests
 
     static string NewRunDir() => Path.Combine(Path.GetTempPath(), "archlab-safety-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>A gradient too large for float32 stops the run by name, before clipping by an infinite norm writes NaN into
+    /// every weight (the loss itself is still finite here: the head is scaled by 1e30).</summary>
+    [Fact]
+    public void AnInfiniteGradientNormStopsTheRunWithoutSaving()
+    {
+        string run = NewRunDir();
+        var trainer = Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU);
+        using (no_grad()) trainer.Model.head!.weight.mul_(1e30);
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
+        Assert.Contains("non-finite gradient norm", e.Message);
+        Assert.Contains("at step 1", e.Message);
+        Assert.Null(TrainingCheckpoint.Latest(run));
+        trainer.Model.Dispose();
+        Directory.Delete(run, recursive: true);
+    }
+
+    /// <summary>Without clipping no gradient norm is computed: the metrics log says null (it failed writing NaN as JSON).</summary>
+    [Fact]
+    public void WithoutClippingTheLogHasNoGradientNorm()
+    {
+        string run = NewRunDir();
+        var trainer = Trainer.Start(Tiny, Short with { Steps = 2, GradClip = 0 }, new RandomData(32, 2, 16), run, CPU);
+        trainer.Run();
+        trainer.Model.Dispose();
+        Assert.Contains("\"grad_norm\":null", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
+        Directory.Delete(run, recursive: true);
+    }
+
     [Fact]
     public void ResumeRemovesStalePartialCheckpoints()
     {

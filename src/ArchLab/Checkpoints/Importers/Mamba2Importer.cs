@@ -68,31 +68,31 @@ public sealed class Mamba2Importer : IModelImporter
 
         var ssm = SsmConfig(json, source);
         string layer = ssm.String("layer") ?? "Mamba1";
-        if (layer != "Mamba2") throw new ConfigException($"{source}: ssm_cfg 'layer' is '{layer}': this importer reads Mamba2 layers");
+        if (layer != "Mamba2") throw new ConfigException($"{source}: Mamba2 ssm_cfg 'layer' is '{layer}': this importer reads Mamba2 layers");
         foreach (var name in new[] { "dt_min", "dt_max", "dt_init_floor", "conv_init" }) ssm.OptionalDouble(name);
         ssm.Bool("use_mem_eff_path");
         ssm.Bool("sequence_parallel");
         if (ssm.Bool("D_has_hdim") == true)
-            throw new ConfigException($"{source}: ssm_cfg 'D_has_hdim': true (a D per channel instead of per head) is not supported");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'D_has_hdim': true (a D per channel instead of per head) is not supported");
         if (ssm.Bool("rmsnorm") == false)
-            throw new ConfigException($"{source}: ssm_cfg 'rmsnorm': false (y · SiLU(z) without the gated norm) is not supported");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'rmsnorm': false (y · SiLU(z) without the gated norm) is not supported");
         if (json.GetProperty("ssm_cfg").TryGetProperty("dt_limit", out var limit) && limit.ValueKind != JsonValueKind.Null)
-            throw new ConfigException($"{source}: ssm_cfg 'dt_limit' {limit.GetRawText()}: clamping Δ is not supported (only the default (0, inf))");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'dt_limit' {limit.GetRawText()}: clamping Δ is not supported (only the default (0, inf))");
 
         int dim = fields.Int("d_model");
         int expand = ssm.OptionalInt("expand") ?? 2;
-        if (expand <= 0) throw new ConfigException($"{source}: ssm_cfg 'expand' must be a positive integer, got {expand}");
+        if (expand <= 0) throw new ConfigException($"{source}: Mamba2 ssm_cfg 'expand' must be a positive integer, got {expand}");
         long inner = (long)expand * dim;
         if (ssm.OptionalInt("d_ssm") is int dSsm && dSsm != inner)
-            throw new ConfigException($"{source}: ssm_cfg 'd_ssm' = {dSsm} differs from expand·d_model = {inner}: a gated MLP inside the mixer is not supported");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'd_ssm' = {dSsm} differs from expand·d_model = {inner}: a gated MLP inside the mixer is not supported");
         int headDim = ssm.OptionalInt("headdim") ?? 64;
         if (headDim <= 0 || inner % headDim != 0)
-            throw new ConfigException($"{source}: ssm_cfg 'headdim' = {headDim} must be positive and divide expand·d_model = {inner}");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'headdim' = {headDim} must be positive and divide expand·d_model = {inner}");
         int groups = ssm.OptionalInt("ngroups") ?? 1;
         if (groups <= 0 || inner / headDim % groups != 0)
-            throw new ConfigException($"{source}: ssm_cfg 'ngroups' = {groups} must be positive and divide the number of heads {inner / headDim}");
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'ngroups' = {groups} must be positive and divide the number of heads {inner / headDim}");
         int chunk = ssm.OptionalInt("chunk_size") ?? 256;
-        if (chunk <= 0) throw new ConfigException($"{source}: ssm_cfg 'chunk_size' must be positive, got {chunk}");
+        if (chunk <= 0) throw new ConfigException($"{source}: Mamba2 ssm_cfg 'chunk_size' must be positive, got {chunk}");
 
         int vocab = fields.Int("vocab_size");
         int multiple = fields.OptionalInt("pad_vocab_size_multiple") ?? 8;
@@ -127,8 +127,8 @@ public sealed class Mamba2Importer : IModelImporter
         if (ssm.ValueKind != JsonValueKind.Object)
             throw new ConfigException($"{source}: config field 'ssm_cfg' must be an object, got {ssm.GetRawText()}");
         if (ssm.TryGetProperty("A_init_range", out var range) && range.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
-            throw new ConfigException($"{source}: ssm_cfg 'A_init_range' must be a pair of numbers, got {range.GetRawText()}");
-        return new OfficialConfig(ssm, $"{source} (ssm_cfg)", SsmFields);
+            throw new ConfigException($"{source}: Mamba2 ssm_cfg 'A_init_range' must be a pair of numbers, got {range.GetRawText()}");
+        return new OfficialConfig(ssm, $"{source} (Mamba2 ssm_cfg)", SsmFields);
     }
 
     public Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config)

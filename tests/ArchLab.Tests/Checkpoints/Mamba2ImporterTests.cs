@@ -35,7 +35,7 @@ public sealed class Mamba2ImporterTests : IDisposable
         using var model = ModelLoader.Load(Case.Dir);
         var c = model.Config;
         Assert.Equal(("mamba2", 48, 2, 104, false), (c.Arch, c.Dim, c.Layers, c.VocabSize, c.TiedEmbeddings));
-        Assert.Equal((8, 4, 96, 16, 2, 16, false), (c.DState, c.ConvKernel, c.InnerDim, c.SsmHeadDim, c.SsmGroups, c.SsmChunkSize, c.NormBeforeGate));
+        Assert.Equal((8, 4, 96, 16, 2, 16, false), (c.DState, c.Ssm.ConvKernel, c.Ssm.InnerDim, c.SsmHeadDim, c.SsmGroups, c.SsmChunkSize, c.NormBeforeGate));
         Assert.Equal(("none", true, false), (c.MlpOf(0), c.ConvBias, c.ProjBias));
         Assert.NotNull(model.head);
         var mixer = (ArchLab.Mixers.Mamba2)model.blocks[0].mixer;

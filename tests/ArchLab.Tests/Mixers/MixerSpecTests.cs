@@ -96,4 +96,22 @@ public class MixerSpecTests
         var e = Assert.Throws<ArgumentException>(() => MixerRegistry.Register(Attention.Spec with { Aliases = [] }));
         Assert.Contains("already registered", e.Message);
     }
+
+    /// <summary>Each mixer validates the options it reads: the rotary even-head-dim rule binds attention (with RoPE) and
+    /// RetNet, not RWKV or Mamba, which have no heads; the messages name the field.</summary>
+    [Fact]
+    public void ConfigIsValidatedForTheMixersItsLayersUse()
+    {
+        const string oddHeads = "\"dim\": 30, \"heads\": 10, \"layers\": 1";
+        foreach (var spec in new[] { Rwkv4TimeMix.Spec, Mamba.Spec })
+            Assert.Equal(10, ModelConfig.FromJson($"{{\"arch\": \"{spec.Name}\", {oddHeads}}}").Heads);
+        foreach (var spec in new[] { Attention.Spec, Retention.Spec })
+            Assert.Contains("must be even", Assert.Throws<ConfigException>(() => ModelConfig.FromJson($"{{\"arch\": \"{spec.Name}\", {oddHeads}}}")).Message);
+        Assert.Equal(10, ModelConfig.FromJson($"{{\"arch\": \"{Attention.Spec.Name}\", \"no_rope\": true, {oddHeads}}}").Heads);
+        var hybrid = $"{{\"layer_pattern\": [\"{Mamba.Spec.Name}\", \"{Retention.Spec.Name}\"], \"dim\": 30, \"heads\": 10, \"layers\": 2}}";
+        Assert.Contains("must be even", Assert.Throws<ConfigException>(() => ModelConfig.FromJson(hybrid)).Message);
+        Assert.Contains("'d_state'", Assert.Throws<ConfigException>(() => ModelConfig.FromJson($"{{\"arch\": \"{Mamba.Spec.Name}\", \"d_state\": 0}}")).Message);
+        Assert.Equal(16, new ModelConfig().Ssm.StateSize); // defaults resolved in the record
+        Assert.Equal(64, new ModelConfig { Dim = 32 }.Ssm.InnerDim);
+    }
 }

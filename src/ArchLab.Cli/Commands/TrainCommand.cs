@@ -113,7 +113,10 @@ public static class TrainCommand
             if (p.GetValue(sample) > 0)
             {
                 var prompt = tok.Encode("The ");
-                var generated = Generation.Generate(model, prompt, p.GetValue(sample), new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1 });
+                // the lean engine where every layer has a lean twin, else the TorchSharp model (RWKV-7 has no lean layer yet)
+                bool lean = model.blocks.All(b => b.mixer is ArchLab.Engine.ILeanConvertible && b.mlp is null or ArchLab.Engine.ILeanConvertible);
+                var generated = Generation.Generate(model, prompt, p.GetValue(sample), new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1 },
+                    engine: lean ? null : EngineOptions.Torch);
                 AnsiConsole.MarkupLine("[grey]sample:[/]");
                 Console.WriteLine(tok.Decode(prompt.Concat(generated).ToArray()));
             }

@@ -113,6 +113,7 @@ public static class TrainCommand
             if (p.GetValue(sample) > 0)
             {
                 var prompt = tok.Encode("The ");
+                // the default engine ("auto"): lean where every layer has a lean twin, else the TorchSharp step
                 var generated = Generation.Generate(model, prompt, p.GetValue(sample), new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1 });
                 AnsiConsole.MarkupLine("[grey]sample:[/]");
                 Console.WriteLine(tok.Decode(prompt.Concat(generated).ToArray()));

@@ -120,7 +120,11 @@ public sealed class Rwkv7TimeMix : Mixer
             output.weight.zero_();
         }
         ln_x = nn.GroupNorm(heads, dim, GroupNormEps);
-        using (no_grad()) ln_x.weight!.fill_(Math.Pow((1 + layer) / (double)config.Layers, 0.7));
+        using (no_grad())
+        {
+            ln_x.weight!.fill_(Math.Pow((1 + layer) / (double)config.Layers, 0.7));
+            ln_x.bias!.zero_(); // TorchSharp 0.107's GroupNorm leaves its bias uninitialised (seen holding garbage and NaN)
+        }
         linear.Dispose(); zigzag.Dispose(); decayBase.Dispose();
         RegisterComponents();
     }

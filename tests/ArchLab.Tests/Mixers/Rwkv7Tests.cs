@@ -195,6 +195,7 @@ public class Rwkv7Tests
         Assert.Equal(1.02, first.k_a[5].item<float>(), 6);
         Assert.Equal(Math.Pow(0.5, 0.7), first.ln_x.weight![0].item<float>(), 6);
         Assert.Equal(1.0, second.ln_x.weight![0].item<float>(), 6);
+        Assert.Equal(0.0, first.ln_x.bias!.abs().max().item<float>()); // TorchSharp's GroupNorm does not zero it itself
         Assert.Equal(0.0, first.output.weight.abs().max().item<float>());
         Assert.Equal(0.0, first.w1.abs().max().item<float>());
         // x_r = 1 − (i/C)^(0.2·(1 − l/L)): channel 0 is 1, channel 32 of layer 0 is 1 − 0.5^0.2

@@ -29,7 +29,7 @@ public class MambaAttentionHybridGoldenTests(ITestOutputHelper output)
     {
         using var io = Case.ReadIo();
         using var model = ModelLoader.Load(Case.Dir);
-        Assert.Equal(["mamba", "transformer", "mamba"], model.Config.LayerPattern);
+        Assert.Equal(["mamba", "transformer", "mamba"], model.Config.LayerPattern!);
         Assert.Equal((4, 2, 16, 8, "neox", true, true), (model.Config.Heads, model.Config.Attention.KvHeadCount, model.Config.Attention.HeadDim,
             model.Config.RotaryDim, model.Config.RopeStyle, model.Config.QkvBias, model.Config.OutBias));
         Assert.Equal("none", model.Config.MlpOf(1)); // d_intermediate 0: no MLP after MHA either

@@ -102,7 +102,8 @@ public static class BenchDecodeCommand
             int capacityExtra = nWarmup + nRounds * nSteps + 1;
             foreach (var (arch, lm) in models)
             {
-                if (engineList.Contains("lean") && LeanModel.Unsupported(lm) is { } notLean)
+                string? notLean = LeanModel.Unsupported(lm);
+                if (engineList.Contains("lean") && notLean is not null)
                     Console.WriteLine($"{arch}: lean engine not timed ({notLean})");
                 foreach (int batch in batchList)
                     foreach (int position in positionList.Order())
@@ -115,7 +116,7 @@ public static class BenchDecodeCommand
                         }
                         foreach (string engine in engineList)
                         {
-                            if (engine == "lean" && LeanModel.Unsupported(lm) is not null) continue;
+                            if (engine == "lean" && notLean is not null) continue;
                             foreach (var format in engine == "lean" ? formats : [WeightFormat.Float32])
                                 foreach (int t in threadList)
                                     cases.Add(new DecodeCase(engine, format, t, arch, lm, batch, position));

@@ -47,9 +47,9 @@ public sealed class LeanModel : IDisposable
         embeddingNorm = model.embed_norm is null ? null : LeanNorm.From(model.embed_norm);
         blocks = model.blocks.Select((block, i) => new LeanBlock(
             LeanNorm.From(block.mixer_norm),
-            Convert(block.mixer, builder, i),
+            Convert(block.mixer, builder),
             block.mlp_norm is null ? null : LeanNorm.From(block.mlp_norm),
-            block.mlp is null ? null : Convert(block.mlp, builder, i))).ToArray();
+            block.mlp is null ? null : Convert(block.mlp, builder))).ToArray();
         finalNorm = LeanNorm.From(model.norm);
         head = model.head is null ? builder.Matrix(model.embed.weight!) : builder.Matrix(model.head);
     }
@@ -58,6 +58,7 @@ public sealed class LeanModel : IDisposable
     /// <paramref name="threads"/> threads (its own pool), or on a shared <paramref name="pool"/>.</summary>
     public static LeanModel From(LanguageModel model, WeightFormat format = WeightFormat.Float32, int threads = 1, WorkerPool? pool = null)
     {
+        if (Unsupported(model) is { } reason) throw new NotSupportedException($"{reason} (use --engine torch)");
         using var noGrad = torch.no_grad();
         return pool is null ? new LeanModel(model, format, new WorkerPool(threads), ownsPool: true)
                             : new LeanModel(model, format, pool, ownsPool: false);
@@ -73,10 +74,9 @@ public sealed class LeanModel : IDisposable
         return null;
     }
 
-    static ILeanLayer Convert(torch.nn.Module<torch.Tensor, torch.Tensor> module, LeanBuilder builder, int layer) =>
-        module is ILeanConvertible convertible
-            ? convertible.ToLean(builder)
-            : throw new NotSupportedException($"layer {layer}: {module.GetType().Name} has no lean engine implementation (use --engine torch)");
+    /// <summary>A layer's twin; <see cref="From"/> has refused models with a layer that has none.</summary>
+    static ILeanLayer Convert(torch.nn.Module<torch.Tensor, torch.Tensor> module, LeanBuilder builder) =>
+        ((ILeanConvertible)module).ToLean(builder);
 
     /// <summary>Bytes of weights one step reads: every layer's matrices and the head (the embedding row is negligible).</summary>
     public long WeightBytesPerToken => head.Bytes + blocks.Sum(b => b.Mixer.WeightBytes + (b.Mlp?.WeightBytes ?? 0));

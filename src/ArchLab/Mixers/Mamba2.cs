@@ -80,6 +80,12 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
     static void Validate(ModelConfig config)
     {
         config.Ssm.Validate();
+        CheckHeads(config);
+    }
+
+    /// <summary>Heads that divide the inner width, groups that divide the heads, a positive chunk (the constructor's checks too).</summary>
+    static void CheckHeads(ModelConfig config)
+    {
         int inner = config.Ssm.InnerDim, headDim = HeadDimOf(config), groups = config.SsmGroups ?? 1;
         if (headDim <= 0 || inner % headDim != 0)
             throw new ConfigException($"model config: 'ssm_head_dim' ({headDim}) must be positive and divide the inner width expand·dim = {inner}");
@@ -97,12 +103,8 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         stateSize = config.DState ?? 128;
         kernel = config.Ssm.ConvKernel;
         chunk = config.SsmChunkSize ?? 64;
-        if (headDim <= 0 || inner % headDim != 0)
-            throw new ConfigException($"model config: 'ssm_head_dim' ({headDim}) must be positive and divide the inner width expand·dim = {inner}");
+        CheckHeads(config);
         heads = inner / headDim;
-        if (groups <= 0 || heads % groups != 0)
-            throw new ConfigException($"model config: 'ssm_groups' ({groups}) must be positive and divide the number of heads ({heads} = {inner} / {headDim})");
-        if (chunk <= 0) throw new ConfigException($"model config: 'ssm_chunk_size' must be positive, got {chunk}");
         convChannels = inner + 2 * groups * stateSize;
         bool projBias = config.ProjBias ?? false;
 

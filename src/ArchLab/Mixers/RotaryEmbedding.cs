@@ -66,7 +66,7 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>θ^(−2i/d) for i &lt; d/2, float32, as the official codes compute them.</summary>
-    public static float[] InverseFrequencies(int headDim, double theta)
+    static float[] InverseFrequencies(int headDim, double theta)
     {
         using var scope = NewDisposeScope();
         return InverseFrequencyTensor(headDim, theta).data<float>().ToArray();

@@ -210,12 +210,9 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
     {
         var projected = cat([q_proj.call(x), k_proj.call(x), v_proj.call(x)], -1);      // [B, T, channels]
         if (q_conv1d is null) return (nn.functional.silu(projected), null);
-        long batch = x.shape[0], time = x.shape[1];
         var weight = cat([q_conv1d.weight!, k_conv1d!.weight!, v_conv1d!.weight!], 0);   // [channels, 1, W]
-        history ??= zeros(batch, ConvChannels, kernel - 1, dtype: x.dtype, device: x.device);
-        var convIn = cat([history, projected.transpose(1, 2)], 2);                        // [B, channels, W−1+T]
-        var y = nn.functional.conv1d(convIn, weight, groups: ConvChannels).transpose(1, 2);
-        return (nn.functional.silu(y), convIn.narrow(2, time, kernel - 1).contiguous());
+        var (y, tail) = CausalConvolution.Forward(projected, weight, null, history);
+        return (nn.functional.silu(y), tail);
     }
 
     /// <summary>Splits q, k, v into heads, L2-normalises q and k (x / √(Σx² + 1e−6), the kernel's form), scales q by K^−½

@@ -121,12 +121,8 @@ public sealed class Mamba : Mixer, ILeanConvertible
         var u = xz.narrow(-1, 0, inner);
         var z = xz.narrow(-1, inner, inner);
 
-        // Causal depthwise conv: the previous d_conv − 1 inputs (zeros at the start) followed by this chunk, no padding,
-        // gives exactly one output per new token.
-        var history = state?.Conv ?? zeros(batch, inner, kernel - 1, dtype: u.dtype, device: u.device);
-        var convIn = cat([history, u.transpose(1, 2)], 2);                                     // [B, E, K−1+T]
-        var xc = nn.functional.silu(nn.functional.conv1d(convIn, conv1d.weight!, conv1d.bias, groups: inner))
-                   .transpose(1, 2);                                                          // [B, T, E]
+        var (conv, convTail) = CausalConvolution.Forward(u, conv1d.weight!, conv1d.bias, state?.Conv);
+        var xc = nn.functional.silu(conv);                                                    // [B, T, E]
 
         var (delta, bIn, cIn) = Select(xc);                                                   // [B,T,E], [B,T,N], [B,T,N]
         var h0 = state?.Ssm ?? zeros(batch, inner, stateSize, dtype: xc.dtype, device: xc.device);
@@ -136,7 +132,6 @@ public sealed class Mamba : Mixer, ILeanConvertible
         MambaState? final = null;
         if (returnFinal)
         {
-            var convTail = convIn.narrow(2, time, kernel - 1).contiguous();
             if (state is null) final = new MambaState(convTail, hLast, time);
             else { state.Advance(convTail, hLast, time); final = state; }
         }
@@ -153,9 +148,7 @@ public sealed class Mamba : Mixer, ILeanConvertible
         var u = xz.narrow(-1, 0, inner);
         var z = xz.narrow(-1, inner, inner);
 
-        var window = cat([s.Conv, u.unsqueeze(-1)], -1);                                     // [B, E, K]
-        var conv = (window * conv1d.weight!.squeeze(1)).sum(-1);
-        if (conv1d.bias is not null) conv = conv + conv1d.bias;
+        var (conv, convTail) = CausalConvolution.Step(u, conv1d.weight!, conv1d.bias, s.Conv);
         var xc = nn.functional.silu(conv);                                                    // [B, E]
 
         var (delta, bIn, cIn) = Select(xc);                                                   // [B,E], [B,N], [B,N]
@@ -164,7 +157,7 @@ public sealed class Mamba : Mixer, ILeanConvertible
         var y = matmul(h, cIn.unsqueeze(-1)).squeeze(-1) + D * xc;                            // h C + D x
         var output = out_proj.call(y * nn.functional.silu(z));
 
-        s.Advance(window.narrow(-1, 1, kernel - 1).contiguous(), h, 1);
+        s.Advance(convTail, h, 1);
         return output.MoveToOuterDisposeScope();
     }
 

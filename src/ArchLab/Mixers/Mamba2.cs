@@ -156,13 +156,8 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         long batch = u.shape[0], time = u.shape[1];
         var (z, xbc, dtIn) = Split(in_proj.call(u));
 
-        // Causal depthwise conv over x, B, C: the previous d_conv − 1 inputs (zeros at the start), then this chunk.
-        var history = state?.Conv ?? zeros(batch, convChannels, kernel - 1, dtype: xbc.dtype, device: xbc.device);
-        var convIn = cat([history, xbc.transpose(1, 2)], 2);                                  // [B, E+2GN, K−1+T]
-        var conv = nn.functional.silu(nn.functional.conv1d(convIn, conv1d.weight!, conv1d.bias, groups: convChannels))
-                     .transpose(1, 2);                                                         // [B, T, E+2GN]
-
-        var (x, b, c) = ToHeads(conv, [batch, time]);
+        var (conv, convTail) = CausalConvolution.Forward(xbc, conv1d.weight!, conv1d.bias, state?.Conv); // over x, B, C
+        var (x, b, c) = ToHeads(nn.functional.silu(conv), [batch, time]);
         var s0 = state?.Ssm ?? zeros(batch, heads, headDim, stateSize, dtype: x.dtype, device: x.device);
         var (y, sLast) = SsdReference.Chunked(x, Delta(dtIn), A(), b, c, s0, chunk);
         y = y + D.unsqueeze(-1) * x;
@@ -171,7 +166,6 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         Mamba2State? final = null;
         if (returnFinal)
         {
-            var convTail = convIn.narrow(2, time, kernel - 1).contiguous();
             if (state is null) final = new Mamba2State(convTail, sLast, time);
             else { state.Advance(convTail, sLast, time); final = state; }
         }
@@ -187,16 +181,14 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         long batch = u.shape[0];
         var (z, xbc, dtIn) = Split(in_proj.call(u));
 
-        var window = cat([s.Conv, xbc.unsqueeze(-1)], -1);                                    // [B, E+2GN, K]
-        var conv = (window * conv1d.weight!.squeeze(1)).sum(-1);
-        if (conv1d.bias is not null) conv = conv + conv1d.bias;
+        var (conv, convTail) = CausalConvolution.Step(xbc, conv1d.weight!, conv1d.bias, s.Conv);
         var (x, b, c) = ToHeads(nn.functional.silu(conv), [batch]);
 
         var (y, next) = SsdReference.Step(x, Delta(dtIn), A(), b, c, s.Ssm);
         y = y + D.unsqueeze(-1) * x;
         var output = out_proj.call(norm.call(y.reshape(batch, inner), z));
 
-        s.Advance(window.narrow(-1, 1, kernel - 1).contiguous(), next, 1);
+        s.Advance(convTail, next, 1);
         return output.MoveToOuterDisposeScope();
     }
 

@@ -12,9 +12,11 @@ namespace ArchLab.Tests.Engine;
 /// batches, threads, state handed over after a TorchSharp prefill, and the official golden logits.</summary>
 public class LeanModelTests
 {
-    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions" };
+    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions", "rwkv7", "rwkv7_hybrid" };
 
-    /// <summary>A small random model of each kind; "hybrid" mixes all four mixers.</summary>
+    /// <summary>A small random model of each kind; "hybrid" mixes four mixers; "rwkv7" has three layers (two read the
+    /// first one's value) and distinct LoRA ranks; "rwkv7_hybrid" puts other mixers before and between its RWKV-7 layers
+    /// (the value residual skips them). RWKV-7 parameters are perturbed (<see cref="Rwkv7Perturbation"/>).</summary>
     public static LanguageModel TinyModel(string kind, int vocab = 61)
     {
         torch.manual_seed(11);
@@ -24,9 +26,12 @@ public class LeanModelTests
             "hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] },
             "retnet_gelu" => new ModelConfig { Arch = "retnet", VocabSize = vocab, Dim = 32, Layers = 2, Heads = 2, ValueDim = 64, GluActivation = "gelu" },
             "learned_positions" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, PositionEmbedding = true, NoRope = true, ContextLength = 300 },
+            "rwkv7" => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 3, Heads = 4, DecayLora = 8, IclrLora = 6, ValueLora = 5, GateLora = 7 },
+            "rwkv7_hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "rwkv7", "transformer", "rwkv7"] },
             _ => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 },
         };
         var model = new LanguageModel(config);
+        if (kind.StartsWith("rwkv7", StringComparison.Ordinal)) Rwkv7Perturbation.Apply(model);
         model.eval();
         return model;
     }
@@ -72,6 +77,8 @@ public class LeanModelTests
     [InlineData("retnet")]
     [InlineData("mamba")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
+    [InlineData("rwkv7_hybrid")]
     public void StateHandedOverAfterATorchPrefillContinuesExactly(string kind)
     {
         using var model = TinyModel(kind);
@@ -91,14 +98,19 @@ public class LeanModelTests
     [Theory]
     [InlineData("transformer")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
     public void TwoThreadsGiveTheSameBitsAsOne(string kind)
     {
-        // big enough that matrix products and attention really split over both threads
+        // big enough that matrix products, attention and RWKV-7's heads really split over both threads
         torch.manual_seed(3);
-        var config = kind == "hybrid"
-            ? new ModelConfig { VocabSize = 300, Dim = 128, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] }
-            : new ModelConfig { VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 };
+        var config = kind switch
+        {
+            "hybrid" => new ModelConfig { VocabSize = 300, Dim = 128, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] },
+            "rwkv7" => new ModelConfig { Arch = kind, VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 },
+            _ => new ModelConfig { VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 },
+        };
         using var model = new LanguageModel(config);
+        if (kind == "rwkv7") Rwkv7Perturbation.Apply(model);
         using var one = LeanModel.From(model, threads: 1);
         using var two = LeanModel.From(model, threads: 2);
         var s1 = one.AllocateState(2, 600);
@@ -144,6 +156,7 @@ public class LeanModelTests
     [InlineData("mamba", "case1_d48_state8_expand2_tied", "logits_recurrent", 1e-5)]
     [InlineData("retnet", "case1_d48_h3_v96_swish", "logits_recurrent_f32", 1e-5)]
     [InlineData("rwkv4", "case1_d32_L2_ffn128", "logits_recurrent", 1e-5)]
+    [InlineData("rwkv7", "case1_d64_h16_L2", "logits_recurrent", 1e-5)]
     [InlineData("mamba", "case3_attn_hybrid", "logits_parallel", 1e-5)] // MHA hybrid: the official code can only run its parallel pass
     public void MatchesOfficialRecurrentLogits(string arch, string name, string key, double tolerance)
     {

@@ -16,6 +16,8 @@ public class QuantizationErrorTests
     [InlineData("retnet")]
     [InlineData("mamba")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
+    [InlineData("rwkv7_hybrid")]
     public void Bf16AndInt8LogitsStayWithinTheStatedBounds(string kind)
     {
         using var model = LeanModelTests.TinyModel(kind, vocab: 97);

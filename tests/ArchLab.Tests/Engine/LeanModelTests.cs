@@ -4,13 +4,14 @@ using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ArchLab.Tests.Engine;
 
 /// <summary>The lean engine against the TorchSharp model's step path: same logits (float32, 1e-5) step after step,
 /// batches, threads, state handed over after a TorchSharp prefill, and the official golden logits.</summary>
-public class LeanModelTests
+public class LeanModelTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions", "rwkv7", "rwkv7_hybrid" };
 
@@ -67,6 +68,7 @@ public class LeanModelTests
         using var torchState = model.AllocateState(batch, steps);
         var leanState = lean.AllocateState(batch, steps);
         double worst = StepBoth(model, lean, torchState, leanState, RandomTokens(batch, steps, model.Config.VocabSize, 1));
+        output.WriteLine($"{kind}: max |logit difference| {worst:E2} over {steps} steps");
         Assert.True(worst <= 1e-5, $"{kind}: max |logit difference| {worst:E2} over {steps} steps");
         Assert.Equal(steps, leanState.Position);
     }
@@ -92,6 +94,7 @@ public class LeanModelTests
         lean.ImportState(torchState, leanState);
         Assert.Equal(prefill, leanState.Position);
         double worst = StepBoth(model, lean, torchState, leanState, RandomTokens(batch, steps, model.Config.VocabSize, 2));
+        output.WriteLine($"{kind}: max |logit difference| {worst:E2} after a handed-over prefill");
         Assert.True(worst <= 1e-5, $"{kind}: max |logit difference| {worst:E2} after a handed-over prefill");
     }
 
@@ -122,6 +125,22 @@ public class LeanModelTests
             var b = two.Step(tokens, s2).ToArray();
             Assert.Equal(a, b);
         }
+    }
+
+    /// <summary>After the first steps (JIT, static initialisers) a step allocates nothing on the managed heap.</summary>
+    [Theory]
+    [InlineData("rwkv7")]
+    [InlineData("rwkv7_hybrid")]
+    public void StepsAllocateNothing(string kind)
+    {
+        using var model = TinyModel(kind);
+        using var lean = LeanModel.From(model);
+        var state = lean.AllocateState(2, 64);
+        int[] tokens = [1, 2];
+        for (int i = 0; i < 8; i++) lean.Step(tokens, state);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 32; i++) lean.Step(tokens, state);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
@@ -180,6 +199,7 @@ public class LeanModelTests
                 for (int v = 0; v < vocab; v++)
                     worst = Math.Max(worst, Math.Abs(logits[b * model.Config.VocabSize + v] - expected[(b * time + t) * vocab + v]));
         }
+        output.WriteLine($"{arch}: max |logit difference| to the official recurrent logits {worst:E2}");
         Assert.True(worst <= tolerance, $"{arch}: max |logit difference| to the official recurrent logits {worst:E2}");
     }
 }

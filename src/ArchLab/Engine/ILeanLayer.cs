@@ -62,6 +62,17 @@ public sealed class LeanBuilder(WeightFormat format)
 
     public static float[] Vector(TorchSharp.torch.Tensor t) => LeanMatrix.ToFloats(t);
 
+    /// <summary>Objects several layers of the model being converted share, one per key (the builder lives as long as one
+    /// <see cref="LeanModel"/>'s conversion): RWKV-7's value residual carrier, keyed by the TorchSharp layers' shared link.</summary>
+    readonly Dictionary<object, object> shared = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The object shared under <paramref name="key"/>, made by <paramref name="create"/> on first use.</summary>
+    public T Shared<T>(object key, Func<T> create) where T : class
+    {
+        if (!shared.TryGetValue(key, out var value)) shared[key] = value = create();
+        return value as T ?? throw new InvalidOperationException($"the object shared under this key is a {value.GetType().Name}, not a {typeof(T).Name}");
+    }
+
     /// <summary>Copies a TorchSharp state tensor into an engine state array of the same number of values.</summary>
     public static void CopyInto(TorchSharp.torch.Tensor from, float[] to)
     {

@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,7 +14,7 @@ namespace ArchLab.Mixers;
 /// towards the current one. It reads the previous token, so it is stateful and is a <see cref="Mixer"/>.
 /// Official init: μ_k = 1 − (i/dim)^((1 − l/L)⁴), W_k orthogonal, W_v zero (generate_init_weight).
 /// </summary>
-public sealed class Rwkv7ChannelMix : Mixer
+public sealed class Rwkv7ChannelMix : Mixer, ILeanConvertible
 {
     public readonly Parameter x_k;
     public readonly Projection key, value;
@@ -60,6 +62,8 @@ public sealed class Rwkv7ChannelMix : Mixer
         s.Advance(x.alias(), 1);
         return y.MoveToOuterDisposeScope();
     }
+
+    public ILeanLayer ToLean(LeanBuilder b) => new LeanRwkv7ChannelMix(b.Matrix(key), b.Matrix(value), LeanBuilder.Vector(x_k));
 
     Tensor Mix(Tensor x, Tensor previous) => value.call(nn.functional.relu(key.call(x + (previous - x) * x_k)).square());
 

@@ -1,3 +1,5 @@
+using ArchLab.Engine;
+using ArchLab.Engine.Layers;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -24,7 +26,7 @@ namespace ArchLab.Mixers;
 /// w1/a1/v1/g1 [dim, D], w2/a2/v2/g2 [D, dim]). The first RWKV-7 layer has no v0/v1/v2 (the official one has them but never
 /// reads them). Whole sequences run the chunked WKV by default (<see cref="UseChunkedWkv"/>), single steps the recurrence.
 /// </summary>
-public sealed class Rwkv7TimeMix : Mixer
+public sealed class Rwkv7TimeMix : Mixer, ILeanConvertible
 {
     public readonly Parameter x_r, x_w, x_k, x_v, x_a, x_g, w0, w1, w2, a0, a1, a2, g1, g2, k_k, k_a, r_k;
     public readonly Parameter? v0, v1, v2; // null in the first RWKV-7 layer
@@ -169,6 +171,27 @@ public sealed class Rwkv7TimeMix : Mixer
         var y = Output(wkv, p);
         s.Advance(x.alias(), next, 1);
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The engine twin; layers of one model share one value-residual carrier, as they share <see cref="Rwkv7ValueResidual"/>.</summary>
+    public ILeanLayer ToLean(LeanBuilder b)
+    {
+        using var scope = NewDisposeScope();
+        // the LoRA matrices multiply from the right (x·W1·W2): the engine's y = W·x wants them transposed
+        LeanLowRank LowRank(Tensor first, Tensor second) => new(b.Matrix(first.t()), b.Matrix(second.t()));
+        static float[] V(Tensor t) => LeanBuilder.Vector(t);
+        var weights = new LeanRwkv7TimeMixWeights
+        {
+            Receptance = b.Matrix(receptance), Key = b.Matrix(key), Value = b.Matrix(value), Output = b.Matrix(output),
+            Decay = LowRank(w1, w2), Iclr = LowRank(a1, a2), Gate = LowRank(g1, g2),
+            ValueMix = v1 is null ? null : LowRank(v1, v2!),
+            MixR = V(x_r), MixW = V(x_w), MixK = V(x_k), MixV = V(x_v), MixA = V(x_a), MixG = V(x_g),
+            DecayBias = V(w0), IclrBias = V(a0), ValueBias = v0 is null ? null : V(v0),
+            KeyNorm = V(k_k), KeyIclr = V(k_a), Bonus = V(r_k),
+            GroupNormWeight = V(ln_x.weight!), GroupNormBias = V(ln_x.bias!),
+            Heads = heads, GroupNormEps = (float)GroupNormEps,
+        };
+        return new LeanRwkv7TimeMix(weights, b.Shared(valueResidual, () => new LeanRwkv7ValueResidual()));
     }
 
     /// <summary>What the WKV and the output read, per head [..., heads, N]: r, log w, k (after the learning-rate

@@ -4,17 +4,20 @@ using ArchLab.Mixers;
 using ArchLab.Models;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ArchLab.Tests.Engine;
 
 /// <summary>The lean engine against the TorchSharp model's step path: same logits (float32, 1e-5) step after step,
 /// batches, threads, state handed over after a TorchSharp prefill, and the official golden logits.</summary>
-public class LeanModelTests
+public class LeanModelTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions" };
+    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions", "rwkv7", "rwkv7_hybrid" };
 
-    /// <summary>A small random model of each kind; "hybrid" mixes all four mixers.</summary>
+    /// <summary>A small random model of each kind; "hybrid" mixes four mixers; "rwkv7" has three layers (two read the
+    /// first one's value) and distinct LoRA ranks; "rwkv7_hybrid" puts other mixers before and between its RWKV-7 layers
+    /// (the value residual skips them). RWKV-7 parameters are perturbed (<see cref="Rwkv7Perturbation"/>).</summary>
     public static LanguageModel TinyModel(string kind, int vocab = 61)
     {
         torch.manual_seed(11);
@@ -24,9 +27,12 @@ public class LeanModelTests
             "hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] },
             "retnet_gelu" => new ModelConfig { Arch = "retnet", VocabSize = vocab, Dim = 32, Layers = 2, Heads = 2, ValueDim = 64, GluActivation = "gelu" },
             "learned_positions" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, PositionEmbedding = true, NoRope = true, ContextLength = 300 },
+            "rwkv7" => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 3, Heads = 4, DecayLora = 8, IclrLora = 6, ValueLora = 5, GateLora = 7 },
+            "rwkv7_hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "rwkv7", "transformer", "rwkv7"] },
             _ => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 },
         };
         var model = new LanguageModel(config);
+        if (kind.StartsWith("rwkv7", StringComparison.Ordinal)) Rwkv7Perturbation.Apply(model);
         model.eval();
         return model;
     }
@@ -62,6 +68,7 @@ public class LeanModelTests
         using var torchState = model.AllocateState(batch, steps);
         var leanState = lean.AllocateState(batch, steps);
         double worst = StepBoth(model, lean, torchState, leanState, RandomTokens(batch, steps, model.Config.VocabSize, 1));
+        output.WriteLine($"{kind}: max |logit difference| {worst:E2} over {steps} steps");
         Assert.True(worst <= 1e-5, $"{kind}: max |logit difference| {worst:E2} over {steps} steps");
         Assert.Equal(steps, leanState.Position);
     }
@@ -72,6 +79,8 @@ public class LeanModelTests
     [InlineData("retnet")]
     [InlineData("mamba")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
+    [InlineData("rwkv7_hybrid")]
     public void StateHandedOverAfterATorchPrefillContinuesExactly(string kind)
     {
         using var model = TinyModel(kind);
@@ -85,20 +94,26 @@ public class LeanModelTests
         lean.ImportState(torchState, leanState);
         Assert.Equal(prefill, leanState.Position);
         double worst = StepBoth(model, lean, torchState, leanState, RandomTokens(batch, steps, model.Config.VocabSize, 2));
+        output.WriteLine($"{kind}: max |logit difference| {worst:E2} after a handed-over prefill");
         Assert.True(worst <= 1e-5, $"{kind}: max |logit difference| {worst:E2} after a handed-over prefill");
     }
 
     [Theory]
     [InlineData("transformer")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
     public void TwoThreadsGiveTheSameBitsAsOne(string kind)
     {
-        // big enough that matrix products and attention really split over both threads
+        // big enough that matrix products, attention and RWKV-7's heads really split over both threads
         torch.manual_seed(3);
-        var config = kind == "hybrid"
-            ? new ModelConfig { VocabSize = 300, Dim = 128, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] }
-            : new ModelConfig { VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 };
+        var config = kind switch
+        {
+            "hybrid" => new ModelConfig { VocabSize = 300, Dim = 128, Layers = 4, Heads = 4, LayerPattern = ["mamba", "transformer", "rwkv4", "retnet"] },
+            "rwkv7" => new ModelConfig { Arch = kind, VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 },
+            _ => new ModelConfig { VocabSize = 300, Dim = 128, Layers = 2, Heads = 4 },
+        };
         using var model = new LanguageModel(config);
+        if (kind == "rwkv7") Rwkv7Perturbation.Apply(model);
         using var one = LeanModel.From(model, threads: 1);
         using var two = LeanModel.From(model, threads: 2);
         var s1 = one.AllocateState(2, 600);
@@ -110,6 +125,22 @@ public class LeanModelTests
             var b = two.Step(tokens, s2).ToArray();
             Assert.Equal(a, b);
         }
+    }
+
+    /// <summary>After the first steps (JIT, static initialisers) a step allocates nothing on the managed heap.</summary>
+    [Theory]
+    [InlineData("rwkv7")]
+    [InlineData("rwkv7_hybrid")]
+    public void StepsAllocateNothing(string kind)
+    {
+        using var model = TinyModel(kind);
+        using var lean = LeanModel.From(model);
+        var state = lean.AllocateState(2, 64);
+        int[] tokens = [1, 2];
+        for (int i = 0; i < 8; i++) lean.Step(tokens, state);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 32; i++) lean.Step(tokens, state);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
@@ -144,6 +175,7 @@ public class LeanModelTests
     [InlineData("mamba", "case1_d48_state8_expand2_tied", "logits_recurrent", 1e-5)]
     [InlineData("retnet", "case1_d48_h3_v96_swish", "logits_recurrent_f32", 1e-5)]
     [InlineData("rwkv4", "case1_d32_L2_ffn128", "logits_recurrent", 1e-5)]
+    [InlineData("rwkv7", "case1_d64_h16_L2", "logits_recurrent", 1e-5)]
     [InlineData("mamba", "case3_attn_hybrid", "logits_parallel", 1e-5)] // MHA hybrid: the official code can only run its parallel pass
     public void MatchesOfficialRecurrentLogits(string arch, string name, string key, double tolerance)
     {
@@ -167,6 +199,7 @@ public class LeanModelTests
                 for (int v = 0; v < vocab; v++)
                     worst = Math.Max(worst, Math.Abs(logits[b * model.Config.VocabSize + v] - expected[(b * time + t) * vocab + v]));
         }
+        output.WriteLine($"{arch}: max |logit difference| to the official recurrent logits {worst:E2}");
         Assert.True(worst <= tolerance, $"{arch}: max |logit difference| to the official recurrent logits {worst:E2}");
     }
 }

@@ -27,6 +27,7 @@ public class GenerationTests
             ? new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, LayerPattern = ["mamba", "transformer"] }
             : new ModelConfig { Arch = arch, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 };
         var model = new LanguageModel(config);
+        if (arch == "rwkv7") TestSupport.Rwkv7Perturbation.Apply(model);
         using (no_grad()) model.head!.weight.mul_(30);
         return model;
     }
@@ -174,6 +175,7 @@ public class GenerationTests
     [InlineData("retnet")]
     [InlineData("mamba")]
     [InlineData("hybrid")]
+    [InlineData("rwkv7")]
     public void LeanAndTorchEnginesGiveTheSameTokens(string arch)
     {
         using var model = TinyModel(arch);

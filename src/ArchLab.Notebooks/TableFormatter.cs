@@ -6,7 +6,7 @@ using System.Text;
 namespace ArchLab.Notebooks;
 
 /// <summary>
-/// Shows a sequence of records (or any objects) as a table: one column per public property, one row per item,
+/// Shows a sequence of records (or any objects) as a table: one column per public property (per key, for dictionaries), one row per item,
 /// as HTML (what Jupyter, VS Code and nbconvert show), markdown (GitHub) and aligned plain text.
 /// </summary>
 public static class TableFormatter
@@ -39,6 +39,15 @@ public static class TableFormatter
             {
                 FormatCell(i.GetType().GetProperty("Key")!.GetValue(i)), FormatCell(i.GetType().GetProperty("Value")!.GetValue(i)),
             }).ToList());
+        }
+        if (sample is IDictionary)
+        {
+            // Rows as dictionaries: the keys are the columns (in order of first appearance), for tables whose columns are
+            // known only at run time (one per registered architecture).
+            var dictionaries = items.Select(i => i as IDictionary).ToList();
+            var keys = dictionaries.OfType<IDictionary>().SelectMany(d => d.Keys.Cast<object>()).Distinct().ToArray();
+            return (keys.Select(k => FormatCell(k)).ToArray(),
+                    dictionaries.Select(d => keys.Select(k => d is not null && d.Contains(k) ? FormatCell(d[k]) : "").ToArray()).ToList());
         }
         var properties = sample.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanRead && p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract").ToArray();

@@ -73,6 +73,7 @@ public static class RecallCommand
             if (File.Exists(Path.Combine(folder, "recall.csv")) && !p.GetValue(overwrite))
                 throw new ArgumentException($"--out: '{folder}' already holds recall results (recall.csv); name a new folder, or add --overwrite to replace them");
             Directory.CreateDirectory(folder);
+            options = options with { RunsDir = Path.Combine(folder, "runs") }; // each model's metrics.jsonl and configs
             string commandLine = "./archlab " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1));
             var rows = new List<RecallRow>();
             RecallStudy.Run(options,

@@ -40,6 +40,26 @@ public sealed class KvCache : MixerState
         return (keys.narrow(2, 0, Position), values.narrow(2, 0, Position));
     }
 
+    /// <summary>Later steps attend to every cached key at the same cost whatever the keys hold.</summary>
+    public override bool CanFillArbitrary => true;
+
+    /// <summary>Appends standard-normal keys and values up to <paramref name="length"/> (a generator seeded from
+    /// <paramref name="random"/>, so a benchmark's state is the same every run).</summary>
+    public override void FillArbitrary(long length, Random random)
+    {
+        if (length < Position) throw new ArgumentException($"length {length} is before the cache's position {Position}");
+        long n = length - Position;
+        if (n == 0) return;
+        if (length > Capacity) Grow(Math.Max(length, 2 * Capacity));
+        var generator = new Generator((ulong)random.NextInt64(), keys.device);
+        using (no_grad())
+        {
+            keys.narrow(2, Position, n).normal_(generator: generator);
+            values.narrow(2, Position, n).normal_(generator: generator);
+        }
+        Position = length;
+    }
+
     void Grow(long capacity)
     {
         var shape = keys.shape;

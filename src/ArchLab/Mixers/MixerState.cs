@@ -35,6 +35,20 @@ public abstract class MixerState : IDisposable
     public static T Require<T>(MixerState state, string owner) where T : MixerState =>
         As<T>(state, owner) ?? throw new ArgumentNullException(nameof(state), $"{owner} needs a {typeof(T).Name}");
 
+    /// <summary>
+    /// Benchmarks: whether <see cref="FillArbitrary"/> may bring this state to a longer length with arbitrary contents,
+    /// because the cost of later steps does not depend on them and running the tokens would cost more (a KV cache: a
+    /// real 64k-token prefill is O(n²)). False (the default) where the tokens must really be run: a recurrent state,
+    /// whose values set the arithmetic of later steps.
+    /// </summary>
+    public virtual bool CanFillArbitrary => false;
+
+    /// <summary>Brings the state to <paramref name="length"/> tokens with arbitrary contents drawn from
+    /// <paramref name="random"/>; only where <see cref="CanFillArbitrary"/>. Asked and done separately so that a state made
+    /// of states (a block, a model) changes none of its parts when one of them must run the tokens.</summary>
+    public virtual void FillArbitrary(long length, Random random) =>
+        throw new NotSupportedException($"{GetType().Name} must run its tokens (CanFillArbitrary is false)");
+
     /// <summary>Takes a tensor out of the current dispose scope so the state can keep it.</summary>
     protected static Tensor Keep(Tensor t) => t.DetachFromDisposeScope();
 

@@ -30,6 +30,16 @@ public sealed class BlockState : MixerState
         Position = mixer.Position;
     }
 
+    public override bool CanFillArbitrary => Mixer.CanFillArbitrary && Mlp.CanFillArbitrary;
+
+    public override void FillArbitrary(long length, Random random)
+    {
+        if (!CanFillArbitrary) base.FillArbitrary(length, random); // throws, naming this type
+        Mixer.FillArbitrary(length, random);
+        Mlp.FillArbitrary(length, random);
+        Position = length;
+    }
+
     public override void Dispose()
     {
         Mixer.Dispose();

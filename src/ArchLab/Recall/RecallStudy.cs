@@ -40,6 +40,9 @@ public sealed record RecallStudyOptions
     public int CurriculumSteps { get; init; }
     public int CurriculumSeqLen { get; init; } = 64;
     public int CurriculumKvPairs { get; init; } = 4;
+    /// <summary>Where each model's trainer run folder goes (configs and metrics.jsonl, no checkpoints):
+    /// <c>RunsDir/TASK-ARCH-wWIDTH-lenLENGTH-kvPAIRS</c> (and <c>…-curriculum</c>). Null: temporary folders, deleted after each run.</summary>
+    public string? RunsDir { get; init; }
 }
 
 /// <summary>One trained model of the grid and its held-out result.</summary>
@@ -103,13 +106,15 @@ public static class RecallStudy
                         long parameters = model.TotalParameters;
                         long stateBytes = model.StateBytes(1, seqLen);
                         log?.Invoke($"-- {arch}, width {width}, {o.Layers} layers: {parameters:N0} parameters, state {stateBytes:N0} bytes at length {seqLen}");
+                        string? runDir = o.RunsDir is null ? null : Path.Combine(o.RunsDir, $"{task.Name}-{arch}-w{width}-len{seqLen}-kv{kv}");
                         if (curriculum is not null)
                         {
-                            var warm = RecallTrainer.Train(model, curriculum, o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log, cancel);
+                            var warm = RecallTraining.Train(model, curriculum, o.Train with { Steps = o.CurriculumSteps, StopAtTrainAccuracy = 0 }, log, cancel,
+                                                            runDir is null ? null : runDir + "-curriculum");
                             log?.Invoke($"   curriculum ({o.CurriculumSeqLen} tokens, {o.CurriculumKvPairs} pairs, {warm.StepsRun} steps): " +
                                         $"validation accuracy there {warm.Accuracy:P2}, {warm.Seconds:F0}s");
                         }
-                        var result = RecallTrainer.Train(model, data, o.Train, log, cancel);
+                        var result = RecallTraining.Train(model, data, o.Train, log, cancel, runDir);
                         var row = new RecallRow(task.Name, arch, width, o.Layers, seqLen, kv, o.VocabSize, parameters, stateBytes,
                             data.Train.Count, data.Validation.Count, data.DroppedFromValidation, result);
                         log?.Invoke($"   {arch} width {width}: validation accuracy {result.Accuracy:P2} ({result.Correct}/{result.Scored}), " +

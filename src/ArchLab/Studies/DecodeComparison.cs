@@ -125,21 +125,17 @@ public static class DecodeComparison
         public virtual long CountTensorsPerStep() => 0;
         public virtual void Dispose() { }
 
-        /// <summary>A TorchSharp state at the case's position: random KV caches, or a chunked prefill of random tokens.</summary>
+        /// <summary>A TorchSharp state at the case's position: filled with arbitrary contents where every layer's state
+        /// allows it (KV caches), else by a chunked prefill of random tokens.</summary>
         protected static ModelState TorchStateAt(DecodeCase c, int capacity, int chunk = 512)
         {
             var state = c.Model.AllocateState(c.Batch, capacity);
-            var random = new Random(7);
-            bool allCaches = state.Layers.All(s => s is Mixers.KvCache);
+            if (state.TryFillArbitrary(c.Position, new Random(7))) return state;
             for (int done = 0; done < c.Position; done += chunk)
             {
                 using var scope = NewDisposeScope();
                 int n = Math.Min(chunk, c.Position - done);
-                if (allCaches)
-                    foreach (Mixers.KvCache cache in state.Layers.Cast<Mixers.KvCache>())
-                        cache.Append(randn(c.Batch, cache.KvHeads, n, cache.HeadDim), randn(c.Batch, cache.KvHeads, n, cache.HeadDim));
-                else
-                    c.Model.Forward(randint(0, c.Model.Config.VocabSize, [c.Batch, n]), state);
+                c.Model.Forward(randint(0, c.Model.Config.VocabSize, [c.Batch, n]), state);
             }
             return state;
         }

@@ -4,10 +4,11 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Training;
 
-/// <summary>Mean next-token loss over the validation windows.</summary>
+/// <summary>Mean loss per scored position over the validation windows (next-token cross-entropy unless a loss is given).</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(LanguageModel model, ITrainingData data, int maxBatches, Device device, bool bf16 = false)
+    public static EvalResult Evaluate(LanguageModel model, ITrainingData data, int maxBatches, Device device, bool bf16 = false,
+        ITrainingLoss? loss = null)
     {
         bool wasTraining = model.training;
         model.eval();
@@ -19,10 +20,9 @@ public static class Evaluator
             foreach (var (x, y) in data.ValidationBatches(maxBatches))
             {
                 using var scope = NewDisposeScope();
-                var logits = model.forward(x.to(device));
-                var loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction: nn.Reduction.Sum);
-                lossSum += loss.to(ScalarType.Float64).item<double>();
-                tokens += y.NumberOfElements;
+                var losses = (loss ?? NextTokenLoss.Instance).PerPosition(model, x.to(device), y.to(device));
+                lossSum += losses.to(ScalarType.Float64).sum().item<double>();
+                tokens += losses.shape[0];
             }
         }
         model.train(wasTraining);

@@ -23,6 +23,7 @@ public sealed record TrainConfig
     public double GradClip { get; init; } = 1.0;
     public int EvalEvery { get; init; } = 100;
     public int EvalBatches { get; init; } = 20;
+    /// <summary>Steps between checkpoints (and one at the end); 0: none, for short runs nobody resumes (a recall study's).</summary>
     public int CheckpointEvery { get; init; } = 100;
     public int LogEvery { get; init; } = 10;
     /// <summary>Checkpoints kept on disk (the newest ones).</summary>
@@ -39,7 +40,7 @@ public sealed record TrainConfig
         void NonNegative(string name, double v) { if (!(v >= 0)) throw new ConfigException($"train config: '{name}' must be ≥ 0, got {v}"); }
         Positive("steps", Steps); Positive("batch_size", BatchSize); Positive("grad_accum", GradAccum); Positive("seq_len", SeqLen);
         Positive("learning_rate", LearningRate); Positive("eval_every", EvalEvery); Positive("eval_batches", EvalBatches);
-        Positive("checkpoint_every", CheckpointEvery); Positive("log_every", LogEvery); Positive("keep_checkpoints", KeepCheckpoints);
+        NonNegative("checkpoint_every", CheckpointEvery); Positive("log_every", LogEvery); Positive("keep_checkpoints", KeepCheckpoints);
         NonNegative("warmup_steps", WarmupSteps); NonNegative("weight_decay", WeightDecay); NonNegative("grad_clip", GradClip);
         if (MinLrRatio is < 0 or > 1) throw new ConfigException($"train config: 'min_lr_ratio' must be in [0, 1], got {MinLrRatio}");
         if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) throw new ConfigException("train config: 'beta1' and 'beta2' must be in [0, 1)");

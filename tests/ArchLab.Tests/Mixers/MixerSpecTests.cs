@@ -49,6 +49,36 @@ public class MixerSpecTests
         Assert.True(offenders.Count == 0, string.Join("\n", offenders));
     }
 
+    /// <summary>
+    /// The notebooks' code cells (not their prose or stored outputs) name no architecture in a string literal either:
+    /// they take the list from the registry (<c>MixerRegistry.Names</c>, <c>MixerRegistry.Specs</c>), so a new mixer shows
+    /// up in every table and chart.
+    /// </summary>
+    [Fact]
+    public void NoArchitectureNameInANotebooksCode()
+    {
+        string notebooks = Path.Combine(RepositoryRoot(), "notebooks");
+        var paths = Directory.GetFiles(notebooks, "*.ipynb");
+        Assert.NotEmpty(paths);
+        var names = MixerRegistry.Specs.Where(s => s.Create.Method.DeclaringType?.Assembly == typeof(MixerSpec).Assembly)
+            .SelectMany(s => s.Aliases.Prepend(s.Name)).ToList();
+        Assert.Contains("transformer", names);
+        var offenders = new List<string>();
+        foreach (string path in paths)
+        {
+            var cells = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!["cells"]!.AsArray();
+            for (int i = 0; i < cells.Count; i++)
+            {
+                if (cells[i]!["cell_type"]!.GetValue<string>() != "code") continue;
+                string code = string.Concat(cells[i]!["source"]!.AsArray().Select(l => l!.GetValue<string>()));
+                foreach (string name in names)
+                    if (code.Contains($"\"{name}\"", StringComparison.Ordinal))
+                        offenders.Add($"{Path.GetFileName(path)} cell {i} names \"{name}\"");
+            }
+        }
+        Assert.True(offenders.Count == 0, string.Join("\n", offenders));
+    }
+
     /// <summary>A config file with only the architecture gets the official RWKV-4 block: LayerNorm, channel mixing and the
     /// embedding LayerNorm ln0, the same modules and shapes as the official checkpoint's import.</summary>
     [Fact]

@@ -16,7 +16,7 @@ public class RecallCancellationTests
         using var interrupt = new CancellationTokenSource();
         var logged = new List<string>();
         var config = new RecallTrainConfig { Steps = 50, WarmupSteps = 1, BatchSize = 4, LogEvery = 1, StopAtTrainAccuracy = 0 };
-        Assert.Throws<OperationCanceledException>(() => RecallTrainer.Train(model, data, config, line =>
+        Assert.Throws<OperationCanceledException>(() => RecallTraining.Train(model, data, config, line =>
         {
             logged.Add(line);
             if (logged.Count == 3) interrupt.Cancel(); // tripped during step 3: step 4 never starts

@@ -33,6 +33,7 @@ public class RecallCommandTests
             Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_width.html")));
             Assert.True(File.Exists(Path.Combine(dir, "accuracy_vs_state_bytes.html")));
             Assert.Contains("| hybrid | 16 | 16 | 2 |", File.ReadAllText(Path.Combine(dir, "README.md")));
+            Assert.True(File.Exists(Path.Combine(dir, "runs", "mqar-hybrid-w16-len16-kv2", "metrics.jsonl"))); // each model's trainer run
 
             // the same folder again: refused before any training, the results kept
             string before = File.ReadAllText(Path.Combine(dir, "recall.csv"));

@@ -1,3 +1,4 @@
+using ArchLab.Tests.TestSupport;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ArchLab.Data;
@@ -12,6 +13,7 @@ namespace ArchLab.Tests.Notebooks;
 /// <c>--filter Category!=Jupyter</c> to leave it out.
 /// </summary>
 [Trait("Category", "Jupyter")]
+[Collection(NotebookProcesses.Name)]
 public class JupyterNotebookTests(JupyterNotebookTests.JupyterSetup setup) : IClassFixture<JupyterNotebookTests.JupyterSetup>
 {
     /// <summary>Runs <c>notebooks/setup-jupyter.sh --headless</c> once for the class.</summary>

@@ -5,6 +5,7 @@ namespace ArchLab.Tests.Notebooks;
 
 /// <summary><c>archlab notebook run</c> through the real CLI process: outputs, failures, packages, time limits.</summary>
 [Trait("Category", Category.Cli)]
+[Collection(NotebookProcesses.Name)]
 public class NotebookRunTests
 {
     [Fact]

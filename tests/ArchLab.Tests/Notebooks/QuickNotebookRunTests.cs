@@ -6,6 +6,7 @@ namespace ArchLab.Tests.Notebooks;
 /// <summary>CI executes every committed notebook in quick mode (tiny settings), headless, through the real CLI; the
 /// outputs go to a scratch folder so the committed notebooks keep the outputs of their full run.</summary>
 [Trait("Category", Category.Slow)]
+[Collection(NotebookProcesses.Name)]
 public class QuickNotebookRunTests
 {
     [Fact]

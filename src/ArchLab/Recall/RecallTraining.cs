@@ -10,7 +10,8 @@ namespace ArchLab.Recall;
 /// One recall run: trains a <see cref="LanguageModel"/> on a <see cref="RecallDataset"/> through the general
 /// <see cref="Trainer"/> with the <see cref="QueryLoss"/> (cross-entropy at the scored positions only), stops early once
 /// the training query accuracy of the last <see cref="RecallTrainConfig.StopWindow"/> batches reaches
-/// <see cref="RecallTrainConfig.StopAtTrainAccuracy"/>, then measures accuracy at the scored positions of the held-out set.
+/// <see cref="RecallTrainConfig.StopAtTrainAccuracy"/>. The trainer's final evaluation covers the whole held-out set; its
+/// loss and the accuracy the <see cref="QueryLoss"/> counted in that same pass are the result.
 /// </summary>
 public static class RecallTraining
 {
@@ -45,9 +46,11 @@ public static class RecallTraining
                     trainer.StopAfterThisStep();
                 }
             };
-            trainer.Run(cancel);
-            var (accuracy, valLoss, right, total) = Evaluate(model, data.Validation, config.EvalBatchSize);
-            return new RecallResult(accuracy, valLoss, right, total, (int)trainer.State.Step, lastLoss, clock.Elapsed.TotalSeconds);
+            (long Correct, long Scored) heldOut = (0, 0);
+            trainer.Evaluated += (_, _) => heldOut = loss.TakeEvaluationCounts(); // the last evaluation is the final one
+            var final = trainer.Run(cancel);
+            return new RecallResult((double)heldOut.Correct / heldOut.Scored, final.Loss, heldOut.Correct, heldOut.Scored,
+                                    (int)trainer.State.Step, lastLoss, clock.Elapsed.TotalSeconds);
         }
         finally
         {

@@ -59,6 +59,39 @@ static class Simd
         for (; i < n; i++) Unsafe.Add(ref y, i) += alpha * Unsafe.Add(ref x, i);
     }
 
+    /// <summary>A linear-attention state row: row[i] = row[i]·decay + alpha·x[i], then output[i] += q·row[i], for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void DecayAddAndRead(ref float row, float decay, float alpha, ref float x, float q, ref float output, int n)
+    {
+        int i = 0;
+        if (Wide)
+        {
+            Vector512<float> d = Vector512.Create(decay), a = Vector512.Create(alpha), qv = Vector512.Create(q);
+            for (; i <= n - 16; i += 16)
+            {
+                var updated = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref x, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i) * d);
+                updated.StoreUnsafe(ref row, (nuint)i);
+                Vector512.FusedMultiplyAdd(qv, updated, Vector512.LoadUnsafe(ref output, (nuint)i)).StoreUnsafe(ref output, (nuint)i);
+            }
+        }
+        else if (Narrow)
+        {
+            Vector256<float> d = Vector256.Create(decay), a = Vector256.Create(alpha), qv = Vector256.Create(q);
+            for (; i <= n - 8; i += 8)
+            {
+                var updated = Vector256.FusedMultiplyAdd(a, Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i) * d);
+                updated.StoreUnsafe(ref row, (nuint)i);
+                Vector256.FusedMultiplyAdd(qv, updated, Vector256.LoadUnsafe(ref output, (nuint)i)).StoreUnsafe(ref output, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float updated = MathF.FusedMultiplyAdd(alpha, Unsafe.Add(ref x, i), Unsafe.Add(ref row, i) * decay);
+            Unsafe.Add(ref row, i) = updated;
+            Unsafe.Add(ref output, i) = MathF.FusedMultiplyAdd(q, updated, Unsafe.Add(ref output, i));
+        }
+    }
+
     /// <summary>A selective-scan row: h[i] = exp(delta·a[i])·h[i] + dx·b[i] for i &lt; n, then returns Σ h[i]·c[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ScanRow(ref float h, ref float a, float delta, ref float b, ref float c, float dx, int n)

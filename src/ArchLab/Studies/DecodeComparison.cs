@@ -32,6 +32,13 @@ public sealed record DecodeMeasurement(DecodeCase Case, double MedianMs, double 
 /// O(n²)), a recurrent state by a chunked TorchSharp prefill of random tokens (handed to the engine). Then all cases are
 /// timed interleaved, in rounds of a few steps each, with the copy bandwidth measured between rounds on each thread count,
 /// so that a shared machine's load falls on every case alike and the ratios hold. The median step is reported.
+/// <para>What is timed is steady decoding, where a small model's weights stay in the CPU's caches from token to token.
+/// The bandwidth probe streams 128 MiB through the caches and a long-context case streams its whole KV cache, and after
+/// either a dim-128 model (3.6 MB of weights) measured here took 10–15 steps, not one, to get back to its steady speed:
+/// its steps fell gradually from 0.17 to 0.076 ms (spinning for 3 ms instead did not help, so it is the caches refilling,
+/// not time). So each case's timed steps in a round follow <see cref="SettleSteps"/> untimed steps of the same case, and
+/// each round starts with the next case. The state starts half the steps before the case's position, so the timed steps
+/// are centred on it (a KV cache's cost grows with its length).</para>
 /// </summary>
 public static class DecodeComparison
 {
@@ -42,7 +49,7 @@ public static class DecodeComparison
     {
         foreach (var c in cases)
             if (!Engines.Contains(c.Engine)) throw new ArgumentException($"unknown engine '{c.Engine}' (use {string.Join(", ", Engines)})");
-        int totalSteps = warmup + rounds * stepsPerRound + 1;
+        int totalSteps = warmup + rounds * (SettleSteps + stepsPerRound);
         var pools = cases.Select(c => c.Threads).Distinct().ToDictionary(t => t, t => new WorkerPool(t));
         var leans = new Dictionary<(LanguageModel, WeightFormat, int), LeanModel>();
         var runners = new List<Runner>();
@@ -62,7 +69,7 @@ public static class DecodeComparison
                 else runner = new TorchRunner(c, totalSteps);
                 runner.AdvanceSeconds = clock.Elapsed.TotalSeconds;
                 runners.Add(runner);
-                log?.WriteLine($"  {Label(c)} ready at position {c.Position} in {runner.AdvanceSeconds:F1} s");
+                log?.WriteLine($"  {Label(c)} ready at position {runner.Start} in {runner.AdvanceSeconds:F1} s");
             }
             foreach (var r in runners) for (int i = 0; i < warmup; i++) r.Step();
             var copies = pools.ToDictionary(p => p.Key, p => new CopyBandwidth(p.Value));
@@ -76,13 +83,17 @@ public static class DecodeComparison
                     bandwidth[threads].Add(copy.Copy(1));
                     readBandwidth[threads].Add(copy.Read(1));
                 }
-                for (int j = 0; j < runners.Count; j++)
+                for (int turn = 0; turn < runners.Count; turn++)
+                {
+                    int j = (turn + round) % runners.Count; // each round starts with the next case (see the class summary)
+                    for (int i = 0; i < SettleSteps; i++) runners[j].Step(); // untimed: this case's weights back in the caches
                     for (int i = 0; i < stepsPerRound; i++)
                     {
                         long start = Stopwatch.GetTimestamp();
                         runners[j].Step();
                         times[j].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     }
+                }
             }
             var results = new List<DecodeMeasurement>();
             for (int j = 0; j < runners.Count; j++)
@@ -115,9 +126,18 @@ public static class DecodeComparison
     /// <summary>Bytes a float32 TorchSharp step reads in weights: every parameter but the embedding table, and the head.</summary>
     static double TorchWeightBytes(LanguageModel model) => 4.0 * (model.NonEmbeddingParameters + (long)model.Config.VocabSize * model.Config.Dim);
 
-    abstract class Runner(DecodeCase c) : IDisposable
+    /// <summary>Untimed steps before a case's timed steps in every round (see the class summary).</summary>
+    public const int SettleSteps = 16;
+
+    abstract class Runner(DecodeCase c, int steps) : IDisposable
     {
         public DecodeCase Case { get; } = c;
+
+        /// <summary>Where the state starts: half the steps before the case's position, so the timed steps centre on it.</summary>
+        public int Start { get; } = Math.Max(0, c.Position - steps / 2);
+
+        /// <summary>Tokens the state must hold: the start plus every step, with one to spare.</summary>
+        protected int Capacity => Start + steps + 1;
         public double AdvanceSeconds { get; set; }
         public abstract double WeightBytesPerStep { get; }
         public abstract long StateBytes { get; }
@@ -127,14 +147,14 @@ public static class DecodeComparison
 
         /// <summary>A TorchSharp state at the case's position: filled with arbitrary contents where every layer's state
         /// allows it (KV caches), else by a chunked prefill of random tokens.</summary>
-        protected static ModelState TorchStateAt(DecodeCase c, int capacity, int chunk = 512)
+        protected static ModelState TorchStateAt(DecodeCase c, int position, int capacity, int chunk = 512)
         {
             var state = c.Model.AllocateState(c.Batch, capacity);
-            if (state.TryFillArbitrary(c.Position, new Random(7))) return state;
-            for (int done = 0; done < c.Position; done += chunk)
+            if (state.TryFillArbitrary(position, new Random(7))) return state;
+            for (int done = 0; done < position; done += chunk)
             {
                 using var scope = NewDisposeScope();
-                int n = Math.Min(chunk, c.Position - done);
+                int n = Math.Min(chunk, position - done);
                 c.Model.Forward(randint(0, c.Model.Config.VocabSize, [c.Batch, n]), state);
             }
             return state;
@@ -146,11 +166,11 @@ public static class DecodeComparison
         readonly ModelState state;
         readonly Tensor tokens;
 
-        public TorchRunner(DecodeCase c, int steps) : base(c)
+        public TorchRunner(DecodeCase c, int steps) : base(c, steps)
         {
             torch.set_num_threads(c.Threads);
             c.Model.eval();
-            state = TorchStateAt(c, c.Position + steps);
+            state = TorchStateAt(c, Start, Capacity);
             tokens = tensor(Enumerable.Repeat((long)Math.Min(65, c.Model.Config.VocabSize - 1), c.Batch).ToArray());
         }
 
@@ -181,14 +201,14 @@ public static class DecodeComparison
         readonly LeanState state;
         readonly int[] tokens;
 
-        public LeanRunner(DecodeCase c, LeanModel lean, int steps) : base(c)
+        public LeanRunner(DecodeCase c, LeanModel lean, int steps) : base(c, steps)
         {
             this.lean = lean;
-            state = lean.AllocateState(c.Batch, c.Position + steps);
-            if (!lean.TryFillArbitrary(state, c.Position, new Random(7)))
+            state = lean.AllocateState(c.Batch, Capacity);
+            if (!lean.TryFillArbitrary(state, Start, new Random(7)))
             {
                 c.Model.eval();
-                using var torchState = TorchStateAt(c, c.Position);
+                using var torchState = TorchStateAt(c, Start, Math.Max(Start, 1));
                 lean.ImportState(torchState, state);
             }
             tokens = Enumerable.Repeat(Math.Min(65, c.Model.Config.VocabSize - 1), c.Batch).ToArray();

@@ -64,10 +64,8 @@ public sealed class LeanRetention(LeanMatrix q, LeanMatrix k, LeanMatrix v, Lean
                 o.Clear();
                 for (int i = 0; i < keyDim; i++)
                 {
-                    var row = kv.Slice(i * valueDim, valueDim);
                     float ki = s.K[head * keyDim + i] * inverseRoot;
-                    for (int j = 0; j < valueDim; j++) row[j] = row[j] * carry + ki * vRow[j];
-                    Simd.Axpy(s.Q[head * keyDim + i], ref row[0], ref o[0], valueDim);
+                    Simd.DecayAddAndRead(ref kv[i * valueDim], carry, ki, ref vRow[0], s.Q[head * keyDim + i], ref o[0], valueDim);
                 }
                 float inverse = 1 / MathF.Sqrt(TensorPrimitives.SumOfSquares(o) / valueDim + eps);
                 TensorPrimitives.Multiply(o, inverse, o);

@@ -42,12 +42,19 @@ public static class BenchCommand
                 Arch = p.GetValue(arch)!, Dim = p.GetValue(dim), Layers = p.GetValue(layers), Heads = p.GetValue(heads),
                 ContextLength = p.GetValue(seqLen), VocabSize = 256,
             }.Validate();
-            var rows = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds),
-                                                  includeBf16: !p.GetValue(noBf16), scanBackends: backends);
+            var report = TrainingThroughput.Measure(config, p.GetValue(batch), p.GetValue(seqLen), p.GetValue(rounds),
+                                                    includeBf16: !p.GetValue(noBf16), scanBackends: backends);
+            var rows = report.Rows;
+            Console.WriteLine($"cpu: {Engine.SimdInfo.Describe()}");
             Console.WriteLine($"{config.Arch} dim {config.Dim}, {config.Layers} layers, batch {p.GetValue(batch)} × {p.GetValue(seqLen)} tokens, " +
-                              $"{torch.get_num_threads()} threads, variants alternating in {p.GetValue(rounds)} rounds:");
+                              $"{torch.get_num_threads()} threads, variants alternating in {p.GetValue(rounds)} rounds; " +
+                              $"{report.Parameters:N0} parameters ({report.NonEmbeddingParameters:N0} non-embedding), " +
+                              $"{report.FlopsPerToken / 1e6:F2} MFLOP per token (training: 3 × forward)");
+            Console.WriteLine($"  {"variant",-28} {"tok/s",10} {"rounds' range",15} {"GFLOP/s",8} {"ms/step",8} {"forward",8} {"backward",9} {"optimizer",10}");
             foreach (var r in rows)
-                Console.WriteLine($"  {r.Precision,-28} {r.TokensPerSecond,10:F0} tok/s  {r.SecondsPerStep * 1000,8:F1} ms/step  ({r.Steps} steps)");
+                Console.WriteLine($"  {r.Precision,-28} {r.TokensPerSecond,10:F0} {$"{r.SlowestRoundTokensPerSecond:F0}–{r.FastestRoundTokensPerSecond:F0}",15} " +
+                                  $"{report.Gflops(r),8:F1} {r.SecondsPerStep * 1000,8:F1} {r.ForwardSeconds * 1000,8:F1} {r.BackwardSeconds * 1000,9:F1} " +
+                                  $"{r.OptimizerSeconds * 1000,10:F1}");
             if (rows.Count == 2 && backends.Count <= 1)
                 Console.WriteLine($"  bf16 / float32 speed: {rows[1].TokensPerSecond / rows[0].TokensPerSecond:F2}×  " +
                                   $"(CPU bf16 instructions avx512_bf16/amx_bf16: {(Autocast.CpuHasFastBf16() ? "yes" : "no")})");

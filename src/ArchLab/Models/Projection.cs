@@ -20,4 +20,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => Autocast.Linear(x, weight, bias);
+
+    /// <summary>y, left in bf16 inside <see cref="Autocast.Bf16"/> (<see cref="Autocast.LinearKeepingBf16"/>).</summary>
+    public Tensor ForwardKeepingBf16(Tensor x) => Autocast.LinearKeepingBf16(x, weight, bias);
 }

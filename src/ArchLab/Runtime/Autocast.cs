@@ -32,15 +32,27 @@ public static class Autocast
         return new Restore(() => bf16 = previous);
     }
 
+    /// <summary>x·Wᵀ (+ b): float32 in and out, with the matmul in bf16 inside <see cref="Bf16"/>. x may already be
+    /// bf16 (from <see cref="LinearKeepingBf16"/>): then only the weight is cast.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
-        if (!bf16 || x.dtype != ScalarType.Float32)
+        if (!bf16 || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             return nn.functional.linear(x, weight, bias);
-        using var x16 = x.to(ScalarType.BFloat16);
-        using var w16 = weight.to(ScalarType.BFloat16);
-        using var b16 = bias?.to(ScalarType.BFloat16);
-        using var y16 = nn.functional.linear(x16, w16, b16);
+        using var y16 = LinearKeepingBf16(x, weight, bias);
         return y16.to(ScalarType.Float32);
+    }
+
+    /// <summary>As <see cref="Linear"/>, but inside <see cref="Bf16"/> the result stays bf16, as PyTorch's autocast
+    /// leaves a linear's output: for a caller whose next operations are elementwise and feed another matmul (SwiGLU's
+    /// hidden layer), so that they move half the bytes and skip two casts. Outside it, float32 as usual.</summary>
+    public static Tensor LinearKeepingBf16(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        if (!bf16 || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
+            return nn.functional.linear(x, weight, bias);
+        using var scope = NewDisposeScope();
+        var x16 = x.dtype == ScalarType.BFloat16 ? x : x.to(ScalarType.BFloat16);
+        var y = nn.functional.linear(x16, weight.to(ScalarType.BFloat16), bias?.to(ScalarType.BFloat16));
+        return y.MoveToOuterDisposeScope();
     }
 
     sealed class Restore(Action action) : IDisposable

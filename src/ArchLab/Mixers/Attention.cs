@@ -73,7 +73,7 @@ public sealed class Attention : Mixer, ILeanConvertible
 
         // One new token sees every cached key: no mask to build (a decode step stays a handful of ops).
         var y = start == 0
-            ? nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), is_casual: true)
+            ? Runtime.Autocast.CausalAttention(q, RepeatKv(k), RepeatKv(v))
             : time == 1
                 ? nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v))
                 : nn.functional.scaled_dot_product_attention(q, RepeatKv(k), RepeatKv(v), attn_mask: ChunkMask(start, time, x.device));

@@ -58,6 +58,26 @@ public class AutocastTests
         y.Dispose();
     }
 
+    [Fact]
+    public void Bf16CausalAttentionIsCloseToFlashAttentionAndExactOutsideAutocast()
+    {
+        manual_seed(7);
+        using var q = randn(2, 3, 40, 16);
+        using var k = randn(2, 3, 40, 16);
+        using var v = randn(2, 3, 40, 16);
+        using var flash = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
+        using (var plain = Autocast.CausalAttention(q, k, v)) Assert.True(plain.allclose(flash, rtol: 0, atol: 0));
+        using (Autocast.Bf16())
+        {
+            using var low = Autocast.CausalAttention(q, k, v);
+            Assert.Equal(ScalarType.BFloat16, low.dtype);
+            double error = (low.to(ScalarType.Float32) - flash).abs().max().item<float>();
+            Assert.InRange(error, 1e-5, 0.05);     // bf16 rounding, and nothing more (values are O(1))
+            using var first = low.select(2, 0).to(ScalarType.Float32);   // token 0 sees only itself: its own value
+            Assert.True(first.allclose(v.select(2, 0), rtol: 0.01, atol: 0.02));
+        }
+    }
+
     [Theory]
     [InlineData(16)]
     [InlineData(6)]

@@ -1,5 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ArchLab.Engine.Matrices;
 using ArchLab.Mixers;
 
@@ -51,24 +52,74 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
         value.Multiply(s.Xv, s.V, batch, context.Pool);
         receptance.Multiply(s.Xr, s.R, batch, context.Pool);
         TensorPrimitives.Sigmoid(s.R.AsSpan(0, batch * channels), s.R);
-        for (int b = 0; b < batch; b++)
-            for (int c = 0, i = b * channels; c < channels; c++, i++)
-            {
-                float k = s.K[i], v = s.V[i], a = s.A[i], bb = s.B[i], p = s.P[i];
-                float bonus = first[c] + k;
-                float q = MathF.Max(p, bonus);
-                float e1 = MathF.Exp(p - q), e2 = MathF.Exp(bonus - q);
-                float wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
-                float decayed = decay[c] + p;
-                float next = MathF.Max(decayed, k);
-                float d1 = MathF.Exp(decayed - next), d2 = MathF.Exp(k - next);
-                s.A[i] = d1 * a + d2 * v;
-                s.B[i] = d1 * bb + d2;
-                s.P[i] = next;
-                s.R[i] *= wkv;
-            }
+        for (int b = 0; b < batch; b++) Wkv(s, b * channels);
         output.Multiply(s.R, y, batch, context.Pool);
         Array.Copy(x, s.Shift, batch * dim);
+    }
+
+    /// <summary>
+    /// One sequence's WKV (row <paramref name="row"/> of the batch): wkv = (e^{p−q}·a + e^{u+k−q}·v) / (e^{p−q}·b + e^{u+k−q})
+    /// with q = max(p, u+k), r ← r·wkv, then the state: p' = max(w+p, k), a' = e^{w+p−p'}·a + e^{k−p'}·v,
+    /// b' = e^{w+p−p'}·b + e^{k−p'}. Sixteen (or eight) channels per step with the vector exp; the rest one at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void Wkv(State s, int row)
+    {
+        int c = 0;
+        ref float k0 = ref s.K[row], v0 = ref s.V[row], a0 = ref s.A[row], b0 = ref s.B[row], p0 = ref s.P[row], r0 = ref s.R[row];
+        ref float u0 = ref first[0], w0 = ref decay[0];
+        if (Simd.Wide)
+            for (; c <= channels - 16; c += 16)
+            {
+                nuint i = (nuint)c;
+                var k = Vector512.LoadUnsafe(ref k0, i); var v = Vector512.LoadUnsafe(ref v0, i);
+                var a = Vector512.LoadUnsafe(ref a0, i); var bb = Vector512.LoadUnsafe(ref b0, i); var p = Vector512.LoadUnsafe(ref p0, i);
+                var bonus = Vector512.LoadUnsafe(ref u0, i) + k;
+                var q = Vector512.Max(p, bonus);
+                Vector512<float> e1 = Vector512.Exp(p - q), e2 = Vector512.Exp(bonus - q);
+                var wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
+                var decayed = Vector512.LoadUnsafe(ref w0, i) + p;
+                var next = Vector512.Max(decayed, k);
+                Vector512<float> d1 = Vector512.Exp(decayed - next), d2 = Vector512.Exp(k - next);
+                (d1 * a + d2 * v).StoreUnsafe(ref a0, i);
+                (d1 * bb + d2).StoreUnsafe(ref b0, i);
+                next.StoreUnsafe(ref p0, i);
+                (Vector512.LoadUnsafe(ref r0, i) * wkv).StoreUnsafe(ref r0, i);
+            }
+        else if (Simd.Narrow)
+            for (; c <= channels - 8; c += 8)
+            {
+                nuint i = (nuint)c;
+                var k = Vector256.LoadUnsafe(ref k0, i); var v = Vector256.LoadUnsafe(ref v0, i);
+                var a = Vector256.LoadUnsafe(ref a0, i); var bb = Vector256.LoadUnsafe(ref b0, i); var p = Vector256.LoadUnsafe(ref p0, i);
+                var bonus = Vector256.LoadUnsafe(ref u0, i) + k;
+                var q = Vector256.Max(p, bonus);
+                Vector256<float> e1 = Vector256.Exp(p - q), e2 = Vector256.Exp(bonus - q);
+                var wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
+                var decayed = Vector256.LoadUnsafe(ref w0, i) + p;
+                var next = Vector256.Max(decayed, k);
+                Vector256<float> d1 = Vector256.Exp(decayed - next), d2 = Vector256.Exp(k - next);
+                (d1 * a + d2 * v).StoreUnsafe(ref a0, i);
+                (d1 * bb + d2).StoreUnsafe(ref b0, i);
+                next.StoreUnsafe(ref p0, i);
+                (Vector256.LoadUnsafe(ref r0, i) * wkv).StoreUnsafe(ref r0, i);
+            }
+        for (; c < channels; c++)
+        {
+            int i = row + c;
+            float k = s.K[i], v = s.V[i], a = s.A[i], bb = s.B[i], p = s.P[i];
+            float bonus = first[c] + k;
+            float q = MathF.Max(p, bonus);
+            float e1 = MathF.Exp(p - q), e2 = MathF.Exp(bonus - q);
+            float wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
+            float decayed = decay[c] + p;
+            float next = MathF.Max(decayed, k);
+            float d1 = MathF.Exp(decayed - next), d2 = MathF.Exp(k - next);
+            s.A[i] = d1 * a + d2 * v;
+            s.B[i] = d1 * bb + d2;
+            s.P[i] = next;
+            s.R[i] *= wkv;
+        }
     }
 
     /// <summary>x·μ + previous·(1 − μ) per channel, for every row of the batch.</summary>

@@ -92,6 +92,53 @@ static class Simd
         }
     }
 
+    /// <summary>A generalised delta-rule state row (RWKV-7): with recalled = −row·κ̂ (before the update),
+    /// row ← row ⊙ decay + recalled·removal + v·k, and returns row·r (after it). Two passes over the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float DeltaRuleRow(ref float row, ref float kappa, ref float decay, ref float removal, ref float k, float v,
+                                     ref float r, int n)
+    {
+        float recalled = -Dot(ref row, ref kappa, n);
+        int i = 0;
+        float y = 0;
+        if (Wide)
+        {
+            Vector512<float> rec = Vector512.Create(recalled), vv = Vector512.Create(v), acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                nuint at = (nuint)i;
+                var updated = Vector512.LoadUnsafe(ref row, at) * Vector512.LoadUnsafe(ref decay, at);
+                updated = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref removal, at), rec, updated);
+                updated = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref k, at), vv, updated);
+                updated.StoreUnsafe(ref row, at);
+                acc = Vector512.FusedMultiplyAdd(updated, Vector512.LoadUnsafe(ref r, at), acc);
+            }
+            y = Vector512.Sum(acc);
+        }
+        else if (Narrow)
+        {
+            Vector256<float> rec = Vector256.Create(recalled), vv = Vector256.Create(v), acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                nuint at = (nuint)i;
+                var updated = Vector256.LoadUnsafe(ref row, at) * Vector256.LoadUnsafe(ref decay, at);
+                updated = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref removal, at), rec, updated);
+                updated = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref k, at), vv, updated);
+                updated.StoreUnsafe(ref row, at);
+                acc = Vector256.FusedMultiplyAdd(updated, Vector256.LoadUnsafe(ref r, at), acc);
+            }
+            y = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            float updated = MathF.FusedMultiplyAdd(Unsafe.Add(ref k, i), v,
+                MathF.FusedMultiplyAdd(Unsafe.Add(ref removal, i), recalled, Unsafe.Add(ref row, i) * Unsafe.Add(ref decay, i)));
+            Unsafe.Add(ref row, i) = updated;
+            y += updated * Unsafe.Add(ref r, i);
+        }
+        return y;
+    }
+
     /// <summary>A selective-scan row: h[i] = exp(delta·a[i])·h[i] + dx·b[i] for i &lt; n, then returns Σ h[i]·c[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ScanRow(ref float h, ref float a, float delta, ref float b, ref float c, float dx, int n)

@@ -212,14 +212,7 @@ public sealed class LeanRwkv7TimeMix(LeanRwkv7TimeMixWeights weights, LeanRwkv7V
                 // S_i ← S_i ⊙ w + (S_i·(−κ̂))(κ̂ ⊙ a) + v_i k;  y_i = S_i·r  (row i: value channel i of the head)
                 var state = s.S.AsSpan(pair * size * size, size * size);
                 for (int i = 0; i < size; i++)
-                {
-                    var row = state.Slice(i * size, size);
-                    float recalled = -TensorPrimitives.Dot(row, kappa);
-                    TensorPrimitives.Multiply(row, decay, row);
-                    TensorPrimitives.MultiplyAdd(removal, recalled, row, row);
-                    TensorPrimitives.MultiplyAdd(k, v[i], row, row);
-                    y[i] = TensorPrimitives.Dot(row, r);
-                }
+                    y[i] = Simd.DeltaRuleRow(ref state[i * size], ref kappa[0], ref decay[0], ref removal[0], ref k[0], v[i], ref r[0], size);
 
                 // GroupNorm per head (biased variance), the bonus (Σ r ⊙ k ⊙ r_k)·v, the gate
                 float mean = TensorPrimitives.Sum(y) / size;

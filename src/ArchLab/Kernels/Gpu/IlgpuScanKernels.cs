@@ -60,7 +60,7 @@ public struct WkvBackwardViews<T> where T : unmanaged
 /// Terms that are summed over other threads (dA over b; dB, dC over e; dw, du over b) are written per thread and added by
 /// <see cref="SumMiddle"/> afterwards: no atomics, so results are deterministic on every accelerator.</para>
 /// </summary>
-public static class IlgpuScanKernels<T> where T : unmanaged, IFloatingPointIeee754<T>
+public static partial class IlgpuScanKernels<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
     /// Selective scan forward for channel <paramref name="index"/> = b·E + e:

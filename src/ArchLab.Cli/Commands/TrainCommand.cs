@@ -39,7 +39,7 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its latest checkpoint" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: all cores)" };
-        var scanBackend = new Option<string?>("--scan-backend") { Description = "Mamba/RWKV-4 scan kernels: auto | reference | cpu | ilgpu (default: ARCHLAB_SCAN_BACKEND or auto)" };
+        var scanBackend = new Option<string?>("--scan-backend") { Description = "scan kernels of Mamba, RWKV-4, Mamba-2, RWKV-7, Gated DeltaNet: auto | reference | cpu | ilgpu (default: ARCHLAB_SCAN_BACKEND or auto)" };
         var sample = new Option<int>("--sample-tokens") { Description = "tokens of text to generate at the end", DefaultValueFactory = _ => 200 };
 
         var command = new Command("train", "train a language model")

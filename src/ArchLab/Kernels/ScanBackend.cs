@@ -1,6 +1,7 @@
 namespace ArchLab.Kernels;
 
-/// <summary>Which implementation runs a scan kernel (<see cref="SelectiveScan"/>, <see cref="Wkv4"/>); one setting for every op.</summary>
+/// <summary>Which implementation runs a scan kernel (<see cref="SelectiveScan"/>, <see cref="Wkv4"/>, and the recurrences of
+/// <see cref="Mixers.Mamba2"/>, <see cref="Mixers.Rwkv7TimeMix"/> and <see cref="Mixers.GatedDeltaNet"/>); one setting for every op.</summary>
 public enum ScanBackend
 {
     /// <summary>ILGPU's CUDA kernels for CUDA tensors (when ILGPU finds a CUDA device), the fused CPU kernel where it supports
@@ -8,7 +9,9 @@ public enum ScanBackend
     Auto,
     /// <summary>The tensor-op loops in <c>Kernels/Reference</c> (the oracle; autograd through the ops), on any device and dtype.</summary>
     Reference,
-    /// <summary>The fused CPU kernels in <c>Kernels/Cpu</c>; tensors they cannot run are an error, not a silent fallback.</summary>
+    /// <summary>The fused CPU kernels in <c>Kernels/Cpu</c>; tensors they cannot run are an error, not a silent fallback.
+    /// Mamba-2, RWKV-7 and Gated DeltaNet have no fused CPU kernel: their chunked tensor-op forms (matmuls) are the CPU path,
+    /// so cpu runs those, as reference does.</summary>
     Cpu,
     /// <summary>ILGPU kernels (<c>Kernels/Gpu</c>) on ILGPU's CUDA accelerator when a CUDA device exists, otherwise on its
     /// CPU accelerator (correct but hundreds of times slower: for tests). float32/float64 only.</summary>

@@ -1,5 +1,7 @@
 using ArchLab.Engine;
 using ArchLab.Engine.Layers;
+using ArchLab.Kernels;
+using ArchLab.Kernels.Gpu;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -8,7 +10,8 @@ using static TorchSharp.torch;
 
 namespace ArchLab.Mixers;
 
-/// <summary>Which form of the gated delta rule a <see cref="GatedDeltaNet"/> uses for whole sequences.</summary>
+/// <summary>Which tensor-op form of the gated delta rule a <see cref="GatedDeltaNet"/> uses for whole sequences (the reference
+/// and cpu scan backends; the ilgpu backend runs <see cref="IlgpuGatedDeltaRuleFunction"/> whatever the form).</summary>
 public enum GatedDeltaRuleForm
 {
     /// <summary>The chunkwise WY form (<see cref="GatedDeltaRuleReference.Chunked"/>): matmuls per chunk, for training.</summary>
@@ -30,6 +33,8 @@ public enum GatedDeltaRuleForm
 ///   out     = o_proj(RMSNorm(o) ⊙ SiLU(g_proj x))                        per value head (plain RMSNorm without the gate)
 /// </code>
 /// Blocks around it are the LLaMA-style pre-norm blocks with a SwiGLU MLP (fla's GatedDeltaNetBlock with GatedMLP).
+/// Whole sequences run the tensor-op <see cref="Form"/> (matmul-shaped chunks: the reference and cpu scan backends) or, with
+/// the ilgpu backend (or auto on CUDA tensors when ILGPU has CUDA), the ILGPU kernel; single steps run the recurrence.
 /// </summary>
 public sealed class GatedDeltaNet : Mixer, ILeanConvertible
 {
@@ -64,6 +69,7 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
         DefaultNorm = "rmsnorm",
         DefaultMlp = "swiglu",
         TrainingForms = [new("chunked", (config, _) => config)],
+        UsesScanBackend = true,
         Importer = new Checkpoints.Importers.GatedDeltaNetImporter(),
         ValidateConfig = Validate,
         ParameterCount = ParameterCount,
@@ -173,9 +179,11 @@ public sealed class GatedDeltaNet : Mixer, ILeanConvertible
         var (g, beta) = GateAndBeta(x);                                                   // [B, T, HV]
         var s0 = state?.Recurrent ?? zeros(batch, valueHeads, keyDim, valueDim, dtype: x.dtype, device: x.device);
         var (gh, bh) = (g.transpose(1, 2), beta.transpose(1, 2));
-        var (o, sLast) = Form == GatedDeltaRuleForm.Chunked
-            ? GatedDeltaRuleReference.Chunked(q, k, v, gh, bh, s0, ChunkSize)
-            : GatedDeltaRuleReference.Recurrent(q, k, v, gh, bh, s0);
+        var (o, sLast) = ScanBackends.UsesIlgpu(Backend, q, "gated delta rule")
+            ? IlgpuGatedDeltaRuleFunction.Forward(q, k, v, gh, bh, s0)
+            : Form == GatedDeltaRuleForm.Chunked
+                ? GatedDeltaRuleReference.Chunked(q, k, v, gh, bh, s0, ChunkSize)
+                : GatedDeltaRuleReference.Recurrent(q, k, v, gh, bh, s0);
         var output = Output(o.transpose(1, 2), x);
 
         GatedDeltaNetState? final = null;

@@ -1,5 +1,7 @@
 using ArchLab.Engine;
 using ArchLab.Engine.Layers;
+using ArchLab.Kernels;
+using ArchLab.Kernels.Gpu;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -20,8 +22,10 @@ namespace ArchLab.Mixers;
 ///   y_t    = S_t C_t + D x_t                     D: one scalar per head
 ///   out    = out_proj(GatedRMSNorm(y, z))        norm(y · SiLU(z)) per group of E/G channels (or norm(y) · SiLU(z))
 /// </code>
-/// The whole-sequence path is the SSD chunked form (<see cref="SsdReference.Chunked"/>), the step the recurrence
-/// (<see cref="SsdReference.Step"/>); both start from an explicit state and return the final one.
+/// The whole-sequence path is the SSD chunked form (<see cref="SsdReference.Chunked"/>: matmuls, the reference and cpu
+/// scan backends) or, with the ilgpu backend (or auto on CUDA tensors when ILGPU has CUDA), the ILGPU scan
+/// (<see cref="IlgpuSsdFunction"/>); the step is the recurrence (<see cref="SsdReference.Step"/>) on every backend. All
+/// start from an explicit state and return the final one.
 /// Blocks around it are RMSNorm → Mamba-2 → residual with no MLP (the official Mamba-2 language models).
 /// </summary>
 public sealed class Mamba2 : Mixer, ILeanConvertible
@@ -51,6 +55,7 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         DefaultNorm = "rmsnorm",
         DefaultMlp = "none",
         TrainingForms = [new("ssd-chunked", (config, _) => config)],
+        UsesScanBackend = true,
         Importer = new Checkpoints.Importers.Mamba2Importer(),
         ValidateConfig = Validate,
         ParameterCount = ParameterCount,
@@ -159,7 +164,9 @@ public sealed class Mamba2 : Mixer, ILeanConvertible
         var (conv, convTail) = CausalConvolution.Forward(xbc, conv1d.weight!, conv1d.bias, state?.Conv); // over x, B, C
         var (x, b, c) = ToHeads(nn.functional.silu(conv), [batch, time]);
         var s0 = state?.Ssm ?? zeros(batch, heads, headDim, stateSize, dtype: x.dtype, device: x.device);
-        var (y, sLast) = SsdReference.Chunked(x, Delta(dtIn), A(), b, c, s0, chunk);
+        var (y, sLast) = ScanBackends.UsesIlgpu(Backend, x, "ssd")
+            ? IlgpuSsdFunction.Forward(x, Delta(dtIn), A(), b, c, s0)
+            : SsdReference.Chunked(x, Delta(dtIn), A(), b, c, s0, chunk);
         y = y + D.unsqueeze(-1) * x;
         var output = out_proj.call(norm.call(y.reshape(batch, time, inner), z));
 

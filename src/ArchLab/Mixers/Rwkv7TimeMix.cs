@@ -1,5 +1,7 @@
 using ArchLab.Engine;
 using ArchLab.Engine.Layers;
+using ArchLab.Kernels;
+using ArchLab.Kernels.Gpu;
 using ArchLab.Kernels.Reference;
 using ArchLab.Models;
 using TorchSharp;
@@ -24,7 +26,9 @@ namespace ArchLab.Mixers;
 /// </list>
 /// Parameter names and shapes follow the official checkpoint (x_* and the *0 biases squeezed to [dim]; r_k [heads, N];
 /// w1/a1/v1/g1 [dim, D], w2/a2/v2/g2 [D, dim]). The first RWKV-7 layer has no v0/v1/v2 (the official one has them but never
-/// reads them). Whole sequences run the chunked WKV by default (<see cref="UseChunkedWkv"/>), single steps the recurrence.
+/// reads them). Whole sequences run the chunked WKV by default (<see cref="UseChunkedWkv"/>; matmuls, the reference and cpu
+/// scan backends) or, with the ilgpu backend (or auto on CUDA tensors when ILGPU has CUDA), the ILGPU kernel
+/// (<see cref="IlgpuWkv7Function"/>, whatever <see cref="UseChunkedWkv"/> says); single steps run the recurrence.
 /// </summary>
 public sealed class Rwkv7TimeMix : Mixer, ILeanConvertible
 {
@@ -38,7 +42,8 @@ public sealed class Rwkv7TimeMix : Mixer, ILeanConvertible
     /// <summary>The GroupNorm epsilon of the official code (fixed, "notice eps value").</summary>
     public const double GroupNormEps = 64e-5;
 
-    /// <summary>Whole sequences through <see cref="Wkv7Reference.Chunked"/> (default) or the token loop <see cref="Wkv7Reference.Recurrent"/>.</summary>
+    /// <summary>Whole sequences through <see cref="Wkv7Reference.Chunked"/> (default) or the token loop <see cref="Wkv7Reference.Recurrent"/>
+    /// (the reference and cpu scan backends; the ilgpu backend runs its kernel either way).</summary>
     public bool UseChunkedWkv { get; set; } = true;
 
     /// <summary>Tokens per chunk of the chunked WKV.</summary>
@@ -54,6 +59,7 @@ public sealed class Rwkv7TimeMix : Mixer, ILeanConvertible
         DefaultMlp = "rwkv7_channel_mix",
         EmbeddingNorm = true,
         TrainingForms = [new("chunked", (config, _) => config)],
+        UsesScanBackend = true,
         Importer = new Checkpoints.Importers.Rwkv7Importer(),
         ValidateConfig = config =>
         {
@@ -148,9 +154,11 @@ public sealed class Rwkv7TimeMix : Mixer, ILeanConvertible
 
         var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
         var p = Project(x, cat([first, x.narrow(1, 0, time - 1)], 1));
-        var (wkv, last) = UseChunkedWkv
-            ? Wkv7Reference.Chunked(p.R, p.LogW, p.K, p.V, p.A, p.B, state?.Wkv, Chunk)
-            : Wkv7Reference.Recurrent(p.R, p.LogW, p.K, p.V, p.A, p.B, state?.Wkv);
+        var (wkv, last) = ScanBackends.UsesIlgpu(Backend, p.R, "wkv7")
+            ? IlgpuWkv7Function.Forward(p.R, p.LogW, p.K, p.V, p.A, p.B, state?.Wkv)
+            : UseChunkedWkv
+                ? Wkv7Reference.Chunked(p.R, p.LogW, p.K, p.V, p.A, p.B, state?.Wkv, Chunk)
+                : Wkv7Reference.Recurrent(p.R, p.LogW, p.K, p.V, p.A, p.B, state?.Wkv);
         var y = Output(wkv, p);
         MixerState? final = null;
         if (returnFinal)

@@ -48,7 +48,8 @@ public struct WkvBackwardViews<T> where T : unmanaged
 }
 
 /// <summary>
-/// ILGPU kernels for the two recurrences ArchLab scans: Mamba's selective scan and RWKV-4's WKV, forward and backward,
+/// ILGPU kernels for the recurrences ArchLab scans, forward and backward: Mamba's selective scan and RWKV-4's WKV here,
+/// Mamba-2's SSD, RWKV-7's WKV and the gated delta rule in the other parts of this partial class (IlgpuScanKernels.*.cs);
 /// generic over float and double (ILGPU compiles .NET generic math: <c>T.Exp</c> becomes <c>ex2.approx</c> in float32 PTX).
 /// <para><b>Parallel layout.</b> One thread per independent channel: (b, e) for the scan, (b, c) for WKV, each looping over
 /// time. The scan keeps the whole state h ∈ ℝ^N of its channel in that one thread (an inner loop over n), because
@@ -60,7 +61,7 @@ public struct WkvBackwardViews<T> where T : unmanaged
 /// Terms that are summed over other threads (dA over b; dB, dC over e; dw, du over b) are written per thread and added by
 /// <see cref="SumMiddle"/> afterwards: no atomics, so results are deterministic on every accelerator.</para>
 /// </summary>
-public static class IlgpuScanKernels<T> where T : unmanaged, IFloatingPointIeee754<T>
+public static partial class IlgpuScanKernels<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
     /// Selective scan forward for channel <paramref name="index"/> = b·E + e:

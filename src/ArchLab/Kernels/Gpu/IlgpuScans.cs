@@ -20,7 +20,7 @@ namespace ArchLab.Kernels.Gpu;
 /// sides are on the GPU. The zero-copy route is described in Kernels/Gpu/README.md.</para>
 /// <para>Supports float32 and float64 tensors (all inputs of one call in the same type). Calls are serialised by a lock.</para>
 /// </summary>
-public sealed class IlgpuScans : IDisposable
+public sealed partial class IlgpuScans : IDisposable
 {
     static readonly Lazy<IlgpuScans> shared = new(() => new IlgpuScans(), LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -338,6 +338,18 @@ public sealed class IlgpuScans : IDisposable
             accelerator.LoadAutoGroupedStreamKernel<Index1D, WkvShape, WkvForwardViews<T>>(IlgpuScanKernels<T>.WkvForward);
         public readonly Action<Index1D, WkvShape, WkvBackwardViews<T>> WkvBackward =
             accelerator.LoadAutoGroupedStreamKernel<Index1D, WkvShape, WkvBackwardViews<T>>(IlgpuScanKernels<T>.WkvBackward);
+        public readonly Action<Index1D, SsdShape, SsdForwardViews<T>> SsdForward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, SsdShape, SsdForwardViews<T>>(IlgpuScanKernels<T>.SsdForward);
+        public readonly Action<Index1D, SsdShape, SsdBackwardViews<T>> SsdBackward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, SsdShape, SsdBackwardViews<T>>(IlgpuScanKernels<T>.SsdBackward);
+        public readonly Action<Index1D, Wkv7Shape, Wkv7ForwardViews<T>> Wkv7Forward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, Wkv7Shape, Wkv7ForwardViews<T>>(IlgpuScanKernels<T>.Wkv7Forward);
+        public readonly Action<Index1D, Wkv7Shape, Wkv7BackwardViews<T>> Wkv7Backward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, Wkv7Shape, Wkv7BackwardViews<T>>(IlgpuScanKernels<T>.Wkv7Backward);
+        public readonly Action<Index1D, DeltaRuleShape, DeltaRuleForwardViews<T>> DeltaRuleForward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, DeltaRuleShape, DeltaRuleForwardViews<T>>(IlgpuScanKernels<T>.GatedDeltaRuleForward);
+        public readonly Action<Index1D, DeltaRuleShape, DeltaRuleBackwardViews<T>> DeltaRuleBackward =
+            accelerator.LoadAutoGroupedStreamKernel<Index1D, DeltaRuleShape, DeltaRuleBackwardViews<T>>(IlgpuScanKernels<T>.GatedDeltaRuleBackward);
         public readonly Action<Index1D, SumShape, ArrayView<T>, ArrayView<T>> SumMiddle =
             accelerator.LoadAutoGroupedStreamKernel<Index1D, SumShape, ArrayView<T>, ArrayView<T>>(IlgpuScanKernels<T>.SumMiddle);
     }

@@ -30,7 +30,8 @@ public static class PtxCompiler
 {
     /// <summary>The kernel methods of <see cref="IlgpuScanKernels{T}"/>, in a fixed order.</summary>
     public static readonly IReadOnlyList<string> KernelNames =
-        ["SelectiveScanForward", "SelectiveScanBackward", "WkvForward", "WkvBackward", "SumMiddle"];
+        ["SelectiveScanForward", "SelectiveScanBackward", "WkvForward", "WkvBackward", "SsdForward", "SsdBackward",
+         "Wkv7Forward", "Wkv7Backward", "GatedDeltaRuleForward", "GatedDeltaRuleBackward", "SumMiddle"];
 
     /// <summary>The architectures this compiler accepts.</summary>
     public static readonly IReadOnlyList<string> Architectures = ["sm_80", "sm_90"];

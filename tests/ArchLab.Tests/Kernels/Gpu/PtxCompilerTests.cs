@@ -11,7 +11,7 @@ public class PtxCompilerTests
     public void EveryKernelCompilesToPtx(string arch, string versionLine)
     {
         var kernels = PtxCompiler.CompileAll(arch);
-        Assert.Equal(PtxCompiler.KernelNames.Count * 2, kernels.Count);
+        Assert.Equal(22, kernels.Count);                    // 11 kernels (4 recurrences × forward/backward + SumMiddle) × f32/f64
         foreach (var elementType in new[] { "f32", "f64" })
             foreach (var name in PtxCompiler.KernelNames)
             {
@@ -28,7 +28,20 @@ public class PtxCompilerTests
                 Assert.Contains(elementType == "f32" ? ".f32" : ".f64", kernel.Ptx);
             }
         // Kernels that take exponentials contain the exp lowering (ex2 for float32).
-        Assert.Contains("ex2.approx", kernels.Single(k => k.Kernel == "WkvForward" && k.ElementType == "f32").Ptx);
+        foreach (var name in new[] { "WkvForward", "SsdForward", "SsdBackward", "Wkv7Forward", "Wkv7Backward",
+                                     "GatedDeltaRuleForward", "GatedDeltaRuleBackward" })
+            Assert.Contains("ex2.approx", kernels.Single(k => k.Kernel == name && k.ElementType == "f32").Ptx);
+    }
+
+    /// <summary>The compiler's list is every kernel of <see cref="IlgpuScanKernels{T}"/> (a public static method whose
+    /// first parameter is the thread index), so a new kernel cannot be left out of the PTX check.</summary>
+    [Fact]
+    public void KernelNamesListEveryKernelMethod()
+    {
+        var methods = typeof(IlgpuScanKernels<float>).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(m => m.GetParameters() is [{ ParameterType.Name: "Index1D" }, ..])
+            .Select(m => m.Name);
+        Assert.Equal(methods.Order(), PtxCompiler.KernelNames.Order());
     }
 
     [Fact]

@@ -19,8 +19,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Autocast.Linear(x, weight, bias);
+    /// <summary>Inside <see cref="Autocast.Bf16"/>, return y in bf16 (<see cref="Autocast.LinearKeepingBf16"/>) instead of
+    /// float32: for a projection whose output only feeds elementwise work and another projection (SwiGLU's hidden layer).</summary>
+    public bool KeepsBf16Output { get; init; }
 
-    /// <summary>y, left in bf16 inside <see cref="Autocast.Bf16"/> (<see cref="Autocast.LinearKeepingBf16"/>).</summary>
-    public Tensor ForwardKeepingBf16(Tensor x) => Autocast.LinearKeepingBf16(x, weight, bias);
+    public override Tensor forward(Tensor x) =>
+        KeepsBf16Output ? Autocast.LinearKeepingBf16(x, weight, bias) : Autocast.Linear(x, weight, bias);
 }

@@ -10,17 +10,17 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>, Engine.ILeanConvertib
 
     public SwiGluMlp(int dim, int hidden, double outputInitStd) : base(nameof(SwiGluMlp))
     {
-        w1 = new Projection(dim, hidden);
+        // Under bf16 autocast the hidden layer stays bf16 from w1 and w3 into w2, as PyTorch's autocast runs it.
+        w1 = new Projection(dim, hidden) { KeepsBf16Output = true };
         w2 = new Projection(hidden, dim, initStd: outputInitStd);
-        w3 = new Projection(dim, hidden);
+        w3 = new Projection(dim, hidden) { KeepsBf16Output = true };
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // Under bf16 autocast the hidden layer stays bf16 from w1 and w3 into w2, as PyTorch's autocast runs it.
-        return w2.call(nn.functional.silu(w1.ForwardKeepingBf16(x)) * w3.ForwardKeepingBf16(x)).MoveToOuterDisposeScope();
+        return w2.call(nn.functional.silu(w1.call(x)) * w3.call(x)).MoveToOuterDisposeScope();
     }
 
     public Engine.ILeanLayer ToLean(Engine.LeanBuilder b) => new Engine.Layers.LeanGatedMlp(b.Matrix(w1), b.Matrix(w3), b.Matrix(w2), "swish");

@@ -69,18 +69,7 @@ public class Rwkv4GoldenTests
     [Fact]
     public void SavedInArchLabLayoutReloadsToTheSameLogits()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-archlab-{Guid.NewGuid():N}");
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(Case.Dir);
-            ModelCheckpoint.Save(dir, model);
-            using var reloaded = ModelLoader.Load(dir);
-            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(expected, actual, 0, "archlab round trip");
-        }
-        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+        GoldenCheckpoint.AssertArchLabLayoutRoundTrips(Case);
     }
 
     [Theory]
@@ -137,22 +126,5 @@ public class Rwkv4GoldenTests
 
     /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv4 and returns what was thrown.</summary>
     static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-bad-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        try
-        {
-            using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
-            {
-                var tensors = new Dictionary<string, Tensor>(file.Tensors);
-                weights?.Invoke(tensors);
-                Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-            }
-            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-            config?.Invoke(json);
-            File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
-            return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv4").Dispose());
-        }
-        finally { Directory.Delete(dir, true); }
-    }
+        => GoldenCheckpoint.LoadFailure(Case, "rwkv4", weights, config);
 }

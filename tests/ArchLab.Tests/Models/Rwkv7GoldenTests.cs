@@ -3,6 +3,7 @@ using ArchLab.Checkpoints;
 using ArchLab.Inference;
 using ArchLab.Mixers;
 using ArchLab.Models;
+using ArchLab.Tests.Checkpoints;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -73,33 +74,19 @@ public class Rwkv7GoldenTests
     public void LoadsAReleasedCheckpointWithoutTheFirstLayersValueResidual()
     {
         // Released checkpoints drop blocks.0.att.v0/v1/v2 (the first layer never reads them) and ship no config fields.
-        string dir = Modified(weights => { foreach (var p in new[] { "v0", "v1", "v2" }) weights.Remove($"blocks.0.att.{p}"); },
-                              config => { foreach (var f in config.Select(p => p.Key).ToArray()) config.Remove(f); });
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(dir);
-            using var logits = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(io["logits_parallel"], logits, 1e-5, "released layout");
-        }
-        finally { Directory.Delete(dir, true); }
+        using var checkpoint = new EditedCheckpoint(Case, "rwkv7-case-");
+        string dir = checkpoint.Write(config => { foreach (var f in config.Select(p => p.Key).ToArray()) config.Remove(f); },
+                                      weights => { foreach (var p in new[] { "v0", "v1", "v2" }) weights.Remove($"blocks.0.att.{p}"); });
+        using var io = Case.ReadIo();
+        using var model = ModelLoader.Load(dir);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
+        TensorAssert.Close(io["logits_parallel"], logits, 1e-5, "released layout");
     }
 
     [Fact]
     public void SavedInArchLabLayoutReloadsToTheSameLogits()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-archlab-{Guid.NewGuid():N}");
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(Case.Dir);
-            ModelCheckpoint.Save(dir, model);
-            using var reloaded = ModelLoader.Load(dir);
-            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(expected, actual, 0, "archlab round trip");
-        }
-        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+        GoldenCheckpoint.AssertArchLabLayoutRoundTrips(Case);
     }
 
     [Theory]
@@ -158,25 +145,5 @@ public class Rwkv7GoldenTests
 
     /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv7 and returns what was thrown.</summary>
     static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
-    {
-        string dir = Modified(weights, config);
-        try { return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv7").Dispose()); }
-        finally { Directory.Delete(dir, true); }
-    }
-
-    static string Modified(Action<Dictionary<string, Tensor>>? weights, Action<JsonObject>? config)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-case-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
-        {
-            var tensors = new Dictionary<string, Tensor>(file.Tensors);
-            weights?.Invoke(tensors);
-            Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-        }
-        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-        config?.Invoke(json);
-        File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
-        return dir;
-    }
+        => GoldenCheckpoint.LoadFailure(Case, "rwkv7", weights, config);
 }

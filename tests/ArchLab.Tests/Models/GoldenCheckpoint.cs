@@ -12,12 +12,16 @@ namespace ArchLab.Tests.Models;
 /// round trip through ArchLab's own layout.</summary>
 static class GoldenCheckpoint
 {
-    /// <summary>Copies the case with its weights and/or config changed, loads it as <paramref name="arch"/> and returns what was thrown.</summary>
-    public static Exception LoadFailure(GoldenCase golden, string arch, Action<Dictionary<string, Tensor>>? weights, Action<JsonObject>? config)
+    /// <summary>Copies the case with its weights and/or config changed, loads it as <paramref name="arch"/> and asserts that
+    /// it throws a <typeparamref name="T"/> whose message contains <paramref name="expected"/>.</summary>
+    public static void AssertLoadFails<T>(GoldenCase golden, string arch, string expected,
+                                          Action<Dictionary<string, Tensor>>? weights, Action<JsonObject>? config) where T : Exception
     {
         using var checkpoint = new EditedCheckpoint(golden, $"{arch}-bad-");
         string dir = checkpoint.Write(config, weights);
-        return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, arch).Dispose());
+        var e = Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, arch).Dispose());
+        Assert.IsType<T>(e);
+        Assert.Contains(expected, e.Message);
     }
 
     /// <summary>The case saved in ArchLab's layout reloads to bit-identical parallel logits.</summary>

@@ -97,9 +97,7 @@ public class Rwkv7GoldenTests
     [InlineData("head.weight")]
     public void MissingTensorIsNamed(string name)
     {
-        var e = LoadModified(weights => weights.Remove(name));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"missing tensor '{name}'", e.Message);
+        Refused<CheckpointException>($"missing tensor '{name}'", weights => weights.Remove(name));
     }
 
     [Theory]
@@ -108,25 +106,19 @@ public class Rwkv7GoldenTests
     [InlineData("blocks.1.att.r_k", new long[] { 4, 15 })]
     public void WrongShapeIsNamed(string name, long[] shape)
     {
-        var e = LoadModified(weights => weights[name] = zeros(shape));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"'{name}' has shape [{string.Join(", ", shape)}]", e.Message);
+        Refused<CheckpointException>($"'{name}' has shape [{string.Join(", ", shape)}]", weights => weights[name] = zeros(shape));
     }
 
     [Fact]
     public void HeadSizeThatDoesNotDivideTheWidthIsRefused()
     {
-        var e = LoadModified(weights => weights["blocks.0.att.r_k"] = zeros(3, 16));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains("'blocks.0.att.r_k' is [3, 16]", e.Message);
+        Refused<CheckpointException>("'blocks.0.att.r_k' is [3, 16]", weights => weights["blocks.0.att.r_k"] = zeros(3, 16));
     }
 
     [Fact]
     public void UnexpectedTensorIsNamed()
     {
-        var e = LoadModified(weights => weights["blocks.1.ln0.weight"] = zeros(64));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains("blocks.1.ln0.weight", e.Message);
+        Refused<CheckpointException>("blocks.1.ln0.weight", weights => weights["blocks.1.ln0.weight"] = zeros(64));
     }
 
     [Theory]
@@ -138,12 +130,11 @@ public class Rwkv7GoldenTests
     [InlineData("n_embd", "\"wide\"", "'n_embd'")]
     public void BadConfigFieldIsNamed(string field, string json, string message)
     {
-        var e = LoadModified(config: c => c[field] = JsonNode.Parse(json));
-        Assert.IsType<ConfigException>(e);
-        Assert.Contains(message, e.Message);
+        Refused<ConfigException>(message, config: c => c[field] = JsonNode.Parse(json));
     }
 
-    /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv7 and returns what was thrown.</summary>
-    static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
-        => GoldenCheckpoint.LoadFailure(Case, "rwkv7", weights, config);
+    /// <summary>Loading the case as rwkv7 with its weights and/or config changed throws a <typeparamref name="T"/> whose
+    /// message contains <paramref name="expected"/>.</summary>
+    static void Refused<T>(string expected, Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
+        where T : Exception => GoldenCheckpoint.AssertLoadFails<T>(Case, "rwkv7", expected, weights, config);
 }

@@ -17,7 +17,6 @@ public sealed class GatedDeltaNetImporterTests : IDisposable
 
     public void Dispose() => checkpoint.Dispose();
 
-
     ModelConfig Read(Action<JsonObject> edit)
     {
         var config = checkpoint.SourceConfig();

@@ -17,7 +17,6 @@ public sealed class Mamba2ImporterTests : IDisposable
 
     public void Dispose() => checkpoint.Dispose();
 
-
     [Fact]
     public void ReadsTheOfficialConfig()
     {

@@ -16,7 +16,6 @@ public sealed class MambaImporterTests : IDisposable
 
     public void Dispose() => checkpoint.Dispose();
 
-
     [Fact]
     public void ReadsTheOfficialConfig()
     {

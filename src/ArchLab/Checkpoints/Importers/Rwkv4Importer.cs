@@ -100,6 +100,5 @@ public sealed class Rwkv4Importer : IModelImporter
 
     static bool IsTimeMix(string name) => name.Contains(".time_mix_", StringComparison.Ordinal);
 
-
     public string OfficialName(string archlabName) => RwkvLayout.OfficialName(archlabName);
 }

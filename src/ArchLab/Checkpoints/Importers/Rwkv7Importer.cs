@@ -122,7 +122,6 @@ public sealed class Rwkv7Importer : IModelImporter
     static bool IsVector(string name) => name.EndsWith(".ffn.x_k", StringComparison.Ordinal)
         || MixParameters.Any(p => name.EndsWith(".att." + p, StringComparison.Ordinal));
 
-
     /// <summary>The first layer's v0/v1/v2, which it never reads.</summary>
     public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
         new[] { "v0", "v1", "v2" }.Select(p => $"blocks.0.att.{p}").Where(official.ContainsKey);

@@ -13,13 +13,13 @@ namespace ArchLab.Mixers;
 /// σ(W_r x̃_r) ⊙ W_v (max(W_k x̃_k, 0))². It reads the previous token, so it is stateful and is a <see cref="Mixer"/>;
 /// <see cref="Block"/> keeps its state next to the time mixing's.
 /// </summary>
-public sealed class Rwkv4ChannelMix : Mixer, ILeanConvertible
+public sealed class Rwkv4ChannelMix : TokenShiftMixer, ILeanConvertible
 {
     public readonly Parameter time_mix_k, time_mix_r;
     public readonly Projection key, receptance, value;
     readonly int dim, hidden;
 
-    public Rwkv4ChannelMix(int dim, int hidden, double outputInitStd) : base(nameof(Rwkv4ChannelMix))
+    public Rwkv4ChannelMix(int dim, int hidden, double outputInitStd) : base(nameof(Rwkv4ChannelMix), dim, "RWKV-4 channel mixing")
     {
         this.dim = dim;
         this.hidden = hidden;
@@ -32,50 +32,16 @@ public sealed class Rwkv4ChannelMix : Mixer, ILeanConvertible
         RegisterComponents();
     }
 
-        public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
-    {
-        using var scope = NewDisposeScope();
-        long batch = x.shape[0], time = x.shape[1];
-        var state = MixerState.As<Rwkv4ChannelMixState>(initial, "RWKV-4 channel mixing");
-        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
-
-        var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
-        var y = Mix(x, cat([first, x.narrow(1, 0, time - 1)], 1));
-        MixerState? final = null;
-        if (returnFinal)
-        {
-            var target = state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device);
-            target.Advance(x.select(1, time - 1).clone(), time); // a copy: a view would keep all of x alive
-            final = target;
-        }
-        return (y.MoveToOuterDisposeScope(), final);
-    }
-
-    public override Tensor Step(Tensor x, MixerState state)
-    {
-        using var scope = NewDisposeScope();
-        var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-4 channel mixing");
-        var y = Mix(x, s.Shift);
-        s.Advance(x.alias(), 1);
-        return y.MoveToOuterDisposeScope();
-    }
-
     public ILeanLayer ToLean(LeanBuilder b) => new LeanRwkv4ChannelMix(b.Matrix(key), b.Matrix(receptance), b.Matrix(value),
         LeanBuilder.Vector(time_mix_k), LeanBuilder.Vector(time_mix_r));
 
     /// <summary>σ(r) ⊙ W_v relu(k)² for inputs x and previous inputs (any leading shape).</summary>
-    Tensor Mix(Tensor x, Tensor previous)
+    protected override Tensor Mix(Tensor x, Tensor previous)
     {
         var k = nn.functional.relu(key.call(Rwkv4.TokenShift(x, previous, time_mix_k))).square();
         var r = receptance.call(Rwkv4.TokenShift(x, previous, time_mix_r)).sigmoid();
         return r * value.call(k);
     }
-
-    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
-        new Rwkv4ChannelMixState(batch, dim, dtype, device);
-
-    /// <summary>The previous input [B, dim]: independent of length.</summary>
-    public override long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * ElementSize(dtype);
 
     /// <summary>Two token-shift mixes (4 per channel each), relu and square (2 per hidden unit), σ(r) and the gate (2 per channel).</summary>
     public override long NonParameterFlopsPerToken(long contextLength) => 10L * dim + 2L * hidden;

@@ -14,13 +14,13 @@ namespace ArchLab.Mixers;
 /// towards the current one. It reads the previous token, so it is stateful and is a <see cref="Mixer"/>.
 /// Official init: μ_k = 1 − (i/dim)^((1 − l/L)⁴), W_k orthogonal, W_v zero (generate_init_weight).
 /// </summary>
-public sealed class Rwkv7ChannelMix : Mixer, ILeanConvertible
+public sealed class Rwkv7ChannelMix : TokenShiftMixer, ILeanConvertible
 {
     public readonly Parameter x_k;
     public readonly Projection key, value;
     readonly int dim, hidden;
 
-    public Rwkv7ChannelMix(int dim, int hidden, int layer, int layers) : base(nameof(Rwkv7ChannelMix))
+    public Rwkv7ChannelMix(int dim, int hidden, int layer, int layers) : base(nameof(Rwkv7ChannelMix), dim, "RWKV-7 channel mixing")
     {
         this.dim = dim;
         this.hidden = hidden;
@@ -35,43 +35,9 @@ public sealed class Rwkv7ChannelMix : Mixer, ILeanConvertible
         RegisterComponents();
     }
 
-    public override (Tensor Output, MixerState? Final) Forward(Tensor x, MixerState? initial = null, bool returnFinal = false)
-    {
-        using var scope = NewDisposeScope();
-        long batch = x.shape[0], time = x.shape[1];
-        var state = MixerState.As<Rwkv4ChannelMixState>(initial, "RWKV-7 channel mixing");
-        if (time == 0) return (empty_like(x).MoveToOuterDisposeScope(), returnFinal ? state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device) : null);
-
-        var first = state?.Shift.unsqueeze(1) ?? zeros([batch, 1, dim], x.dtype, x.device);
-        var y = Mix(x, cat([first, x.narrow(1, 0, time - 1)], 1));
-        MixerState? final = null;
-        if (returnFinal)
-        {
-            var target = state ?? new Rwkv4ChannelMixState(batch, dim, x.dtype, x.device);
-            target.Advance(x.select(1, time - 1).clone(), time);
-            final = target;
-        }
-        return (y.MoveToOuterDisposeScope(), final);
-    }
-
-    public override Tensor Step(Tensor x, MixerState state)
-    {
-        using var scope = NewDisposeScope();
-        var s = MixerState.Require<Rwkv4ChannelMixState>(state, "RWKV-7 channel mixing");
-        var y = Mix(x, s.Shift);
-        s.Advance(x.alias(), 1);
-        return y.MoveToOuterDisposeScope();
-    }
-
     public ILeanLayer ToLean(LeanBuilder b) => new LeanRwkv7ChannelMix(b.Matrix(key), b.Matrix(value), LeanBuilder.Vector(x_k));
 
-    Tensor Mix(Tensor x, Tensor previous) => value.call(nn.functional.relu(key.call(x + (previous - x) * x_k)).square());
-
-    public override MixerState AllocateState(long batch, long maxLength, ScalarType dtype, Device device) =>
-        new Rwkv4ChannelMixState(batch, dim, dtype, device);
-
-    /// <summary>The previous input [B, dim]: independent of length.</summary>
-    public override long StateBytes(long batch, long length, ScalarType dtype) => batch * dim * ElementSize(dtype);
+    protected override Tensor Mix(Tensor x, Tensor previous) => value.call(nn.functional.relu(key.call(x + (previous - x) * x_k)).square());
 
     /// <summary>The token shift (3 per channel: difference, scale, add), relu and square (2 per hidden unit).</summary>
     public override long NonParameterFlopsPerToken(long contextLength) => 3L * dim + 2L * hidden;

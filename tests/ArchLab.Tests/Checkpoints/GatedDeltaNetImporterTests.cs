@@ -13,25 +13,13 @@ namespace ArchLab.Tests.Checkpoints;
 public sealed class GatedDeltaNetImporterTests : IDisposable
 {
     static readonly GoldenCase Case = new("gated_deltanet", "case1_d48_h2_v4_ev1.5_gate");
-    readonly string dir = Directory.CreateTempSubdirectory("archlab-gdn-import-").FullName;
+    readonly EditedCheckpoint checkpoint = new(Case, "archlab-gdn-import-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => checkpoint.Dispose();
 
-    string EditedCase(Action<JsonObject>? editConfig = null, Action<Dictionary<string, Tensor>>? editTensors = null)
+    ModelConfig Read(Action<JsonObject> edit)
     {
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-        editConfig?.Invoke(config);
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        using var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors"));
-        var tensors = new Dictionary<string, Tensor>(file.Tensors);
-        editTensors?.Invoke(tensors);
-        Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-        return dir;
-    }
-
-    static ModelConfig Read(Action<JsonObject> edit)
-    {
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
+        var config = checkpoint.SourceConfig();
         edit(config);
         using var doc = JsonDocument.Parse(config.ToJsonString());
         return new GatedDeltaNetImporter().ReadConfig(doc.RootElement, "config.json");
@@ -87,7 +75,7 @@ public sealed class GatedDeltaNetImporterTests : IDisposable
     public void LoadsWithoutGateAndShortConvolutions()
     {
         string[] dropped = ["g_proj.weight", "q_conv1d.weight", "k_conv1d.weight", "v_conv1d.weight"];
-        using var model = ModelLoader.Load(EditedCase(
+        using var model = ModelLoader.Load(checkpoint.Write(
             c => { c["use_gate"] = false; c["use_short_conv"] = false; c["allow_neg_eigval"] = true; },
             t => { foreach (var layer in new[] { 0, 1 }) foreach (var name in dropped) t.Remove($"model.layers.{layer}.attn.{name}"); }));
         var mixer = Assert.IsType<GatedDeltaNet>(model.blocks[1].Mixer);
@@ -99,24 +87,24 @@ public sealed class GatedDeltaNetImporterTests : IDisposable
     [Fact]
     public void TiedHeadLoadsWhenEqualAndIsRefusedWhenNot()
     {
-        using (var tied = ModelLoader.Load(EditedCase(c => c["tie_word_embeddings"] = true,
+        using (var tied = ModelLoader.Load(checkpoint.Write(c => c["tie_word_embeddings"] = true,
                    t => t["lm_head.weight"] = t["model.embeddings.weight"])))
             Assert.Null(tied.head);
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(c => c["tie_word_embeddings"] = true)));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(c => c["tie_word_embeddings"] = true)));
         Assert.Contains("'lm_head.weight' differs from 'model.embeddings.weight'", e.Message);
     }
 
     [Fact]
     public void MissingTensorIsNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t => t.Remove("model.layers.1.attn.A_log"))));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t => t.Remove("model.layers.1.attn.A_log"))));
         Assert.Contains("'model.layers.1.attn.A_log'", e.Message);
     }
 
     [Fact]
     public void GateTensorsWithoutTheGateAreNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(c => c["use_gate"] = false)));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(c => c["use_gate"] = false)));
         Assert.Contains("model.layers.0.attn.g_proj.weight", e.Message);
     }
 }

@@ -13,21 +13,9 @@ namespace ArchLab.Tests.Checkpoints;
 public sealed class Mamba2ImporterTests : IDisposable
 {
     static readonly GoldenCase Case = new("mamba2", "case1_d48_h6_g2_chunk16");
-    readonly string dir = Directory.CreateTempSubdirectory("archlab-mamba2-import-").FullName;
+    readonly EditedCheckpoint checkpoint = new(Case, "archlab-mamba2-import-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    string EditedCase(Action<JsonObject>? editConfig = null, Action<Dictionary<string, Tensor>>? editTensors = null)
-    {
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-        editConfig?.Invoke(config);
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        using var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors"));
-        var tensors = new Dictionary<string, Tensor>(file.Tensors);
-        editTensors?.Invoke(tensors);
-        Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-        return dir;
-    }
+    public void Dispose() => checkpoint.Dispose();
 
     [Fact]
     public void ReadsTheOfficialConfig()
@@ -52,9 +40,9 @@ public sealed class Mamba2ImporterTests : IDisposable
     [Fact]
     public void MissingAndMisshapenTensorsAreNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t => t.Remove("backbone.layers.1.mixer.dt_bias"))));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t => t.Remove("backbone.layers.1.mixer.dt_bias"))));
         Assert.Contains("missing tensor 'backbone.layers.1.mixer.dt_bias'", e.Message);
-        e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t => t["backbone.layers.0.mixer.norm.weight"] = ones(48))));
+        e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t => t["backbone.layers.0.mixer.norm.weight"] = ones(48))));
         Assert.Contains("'backbone.layers.0.mixer.norm.weight' has shape [48]", e.Message);
     }
 
@@ -70,7 +58,7 @@ public sealed class Mamba2ImporterTests : IDisposable
     [InlineData("d_head", "16", "d_head")]
     public void UnsupportedOrInvalidSsmOptionIsRefusedNamingIt(string field, string json, string named)
     {
-        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(EditedCase(editConfig: c => c["ssm_cfg"]![field] = JsonNode.Parse(json))));
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c => c["ssm_cfg"]![field] = JsonNode.Parse(json))));
         Assert.Contains($"'{named}'", e.Message);
     }
 
@@ -81,14 +69,14 @@ public sealed class Mamba2ImporterTests : IDisposable
     [InlineData("norm_epsilon", "1e-6", "norm_epsilon")]
     public void UnsupportedOrInvalidModelOptionIsRefusedNamingIt(string field, string json, string named)
     {
-        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(EditedCase(editConfig: c => c[field] = JsonNode.Parse(json))));
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c => c[field] = JsonNode.Parse(json))));
         Assert.Contains($"'{named}'", e.Message);
     }
 
     [Fact]
     public void InitialisationAndKernelOptionsAreAccepted()
     {
-        using var model = ModelLoader.Load(EditedCase(editConfig: c =>
+        using var model = ModelLoader.Load(checkpoint.Write(editConfig: c =>
         {
             var ssm = c["ssm_cfg"]!.AsObject();
             ssm["A_init_range"] = JsonNode.Parse("[1, 8]");
@@ -114,10 +102,7 @@ public sealed class Mamba2ImporterTests : IDisposable
         var importer = new Mamba2Importer();
         var config = importer.ReadConfig(System.Text.Json.JsonDocument.Parse(official).RootElement, "test");
         Assert.Equal((64, true, "swiglu", 128, 8, true), (config.VocabSize, config.TiedEmbeddings, config.MlpOf(0), config.FfnHiddenSize, config.SsmGroups, config.NormBeforeGate));
-        manual_seed(3);
-        using var source = new LanguageModel(config);
-        using (no_grad())
-            foreach (var p in source.parameters()) p.add_(randn(p.shape) * 0.1);
+        using var source = EditedCheckpoint.PerturbedModel(config, seed: 3);
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, p) in source.named_parameters())
             if (!name.Contains(".mlp.w1.") && !name.Contains(".mlp.w3.")) tensors[importer.OfficialName(name)] = p.detach().clone();
@@ -130,12 +115,6 @@ public sealed class Mamba2ImporterTests : IDisposable
         Assert.Contains("backbone.layers.1.mixer.norm.weight", tensors.Keys);
         Assert.Contains("backbone.layers.1.norm2.weight", tensors.Keys);
         Assert.DoesNotContain("lm_head.weight", tensors.Keys);
-        File.WriteAllText(Path.Combine(dir, "config.json"), official);
-        Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-
-        using var loaded = ModelLoader.Load(dir);
-        var ids = randint(0, 50, [2, 9]);
-        using var noGrad = no_grad();
-        TensorAssert.Close(source.forward(ids), loaded.forward(ids), 0, "logits after import");
+        checkpoint.AssertLoadsToSameLogits(source, official, tensors, vocabSize: 50);
     }
 }

@@ -12,22 +12,9 @@ namespace ArchLab.Tests.Checkpoints;
 public sealed class MambaImporterTests : IDisposable
 {
     static readonly GoldenCase Case = new("mamba", "case1_d48_state8_expand2_tied");
-    readonly string dir = Directory.CreateTempSubdirectory("archlab-mamba-import-").FullName;
+    readonly EditedCheckpoint checkpoint = new(Case, "archlab-mamba-import-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    /// <summary>The golden case's files in a scratch folder, with the config and tensors edited.</summary>
-    string EditedCase(Action<JsonObject>? editConfig = null, Action<Dictionary<string, Tensor>>? editTensors = null)
-    {
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-        editConfig?.Invoke(config);
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
-        using var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors"));
-        var tensors = new Dictionary<string, Tensor>(file.Tensors);
-        editTensors?.Invoke(tensors);
-        Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-        return dir;
-    }
+    public void Dispose() => checkpoint.Dispose();
 
     [Fact]
     public void ReadsTheOfficialConfig()
@@ -43,14 +30,14 @@ public sealed class MambaImporterTests : IDisposable
     [Fact]
     public void MissingTensorIsNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t => t.Remove("backbone.layers.1.mixer.A_log"))));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t => t.Remove("backbone.layers.1.mixer.A_log"))));
         Assert.Contains("missing tensor 'backbone.layers.1.mixer.A_log'", e.Message);
     }
 
     [Fact]
     public void WrongShapeIsNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t =>
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t =>
             t["backbone.layers.0.mixer.conv1d.weight"] = zeros(96, 1, 3))));
         Assert.Contains("'backbone.layers.0.mixer.conv1d.weight' has shape [96, 1, 3]", e.Message);
     }
@@ -58,7 +45,7 @@ public sealed class MambaImporterTests : IDisposable
     [Fact]
     public void UnusedTensorIsNamed()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t =>
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t =>
             t["backbone.layers.0.mixer.extra"] = zeros(3))));
         Assert.Contains("'backbone.layers.0.mixer.extra'", e.Message);
     }
@@ -66,11 +53,11 @@ public sealed class MambaImporterTests : IDisposable
     [Fact]
     public void TiedHeadMustEqualTheEmbedding()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editTensors: t =>
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editTensors: t =>
             t["lm_head.weight"] = t["lm_head.weight"] + 1)));
         Assert.Contains("'lm_head.weight'", e.Message);
         // A tied checkpoint may also omit the head.
-        using var model = ModelLoader.Load(EditedCase(editTensors: t => t.Remove("lm_head.weight")));
+        using var model = ModelLoader.Load(checkpoint.Write(editTensors: t => t.Remove("lm_head.weight")));
         Assert.True(model.Config.TiedEmbeddings);
     }
 
@@ -79,7 +66,7 @@ public sealed class MambaImporterTests : IDisposable
     [InlineData("ssm_cfg", "d_head")]
     public void UnknownConfigFieldIsNamed(string where, string field)
     {
-        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(EditedCase(editConfig: c =>
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c =>
             (where == "top" ? c : c["ssm_cfg"]!.AsObject())[field] = 1)));
         Assert.Contains($"'{field}'", e.Message);
     }
@@ -95,7 +82,7 @@ public sealed class MambaImporterTests : IDisposable
     [InlineData("vocab_size", "\"97\"", "vocab_size")]
     public void UnsupportedOrInvalidConfigIsRejected(string field, string json, string named)
     {
-        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(EditedCase(editConfig: c => c[field] = JsonNode.Parse(json))));
+        var e = Assert.Throws<ConfigException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c => c[field] = JsonNode.Parse(json))));
         Assert.Contains(named, e.Message);
     }
 
@@ -103,9 +90,9 @@ public sealed class MambaImporterTests : IDisposable
     [Fact]
     public void DIntermediateWithoutItsTensorsNamesTheOfficialTensor()
     {
-        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editConfig: c => c["d_intermediate"] = 64)));
+        var e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c => c["d_intermediate"] = 64)));
         Assert.True(e.Message.Contains("missing tensor 'backbone.layers.0.norm2.weight'"), e.Message);
-        e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(EditedCase(editConfig: c => c["d_intermediate"] = 64,
+        e = Assert.Throws<CheckpointException>(() => ModelLoader.Load(checkpoint.Write(editConfig: c => c["d_intermediate"] = 64,
             editTensors: t => { t["backbone.layers.0.norm2.weight"] = ones(48); t["backbone.layers.1.norm2.weight"] = ones(48); })));
         Assert.True(e.Message.Contains("missing tensor 'backbone.layers.0.mlp.fc1.weight'"), e.Message);
     }
@@ -123,20 +110,11 @@ public sealed class MambaImporterTests : IDisposable
         var config = importer.ReadConfig(System.Text.Json.JsonDocument.Parse(official).RootElement, "test");
         Assert.Equal((64, 6, 3, 48, 5, false, true, false), (config.VocabSize, config.Ssm.StateSize, config.Ssm.ConvKernel, config.Ssm.InnerDim,
                                                           config.Ssm.DtRankSize, config.ConvBias, config.ProjBias, config.TiedEmbeddings));
-        manual_seed(3);
-        using var source = new LanguageModel(config);
-        using (no_grad())
-            foreach (var p in source.parameters()) p.add_(randn(p.shape) * 0.1);
+        using var source = EditedCheckpoint.PerturbedModel(config, seed: 3);
         var tensors = source.named_parameters().ToDictionary(p => importer.OfficialName(p.name), p => p.parameter.detach().clone());
         Assert.Contains("lm_head.weight", tensors.Keys);
         Assert.Contains("backbone.layers.2.mixer.in_proj.bias", tensors.Keys);
         Assert.Contains("backbone.layers.2.norm.weight", tensors.Keys);
-        File.WriteAllText(Path.Combine(dir, "config.json"), official);
-        Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-
-        using var loaded = ModelLoader.Load(dir);
-        var ids = randint(0, 50, [2, 9]);
-        using var noGrad = no_grad();
-        TensorAssert.Close(source.forward(ids), loaded.forward(ids), 0, "logits after import");
+        checkpoint.AssertLoadsToSameLogits(source, official, tensors, vocabSize: 50);
     }
 }

@@ -1,4 +1,3 @@
-using ArchLab.Checkpoints;
 using ArchLab.Engine;
 using ArchLab.Models;
 using ArchLab.Tests.TestSupport;
@@ -28,22 +27,6 @@ public class LeanGatedDeltaNetTests
         return model;
     }
 
-    static double StepBoth(LanguageModel model, LeanModel lean, ModelState torchState, LeanState leanState, int batch, int steps, int seed)
-    {
-        var random = new Random(seed);
-        double worst = 0;
-        using var noGrad = no_grad();
-        for (int t = 0; t < steps; t++)
-        {
-            using var scope = NewDisposeScope();
-            var step = Enumerable.Range(0, batch).Select(_ => (long)random.Next(model.Config.VocabSize)).ToArray();
-            var expected = model.Step(tensor(step), torchState).data<float>().ToArray();
-            var actual = lean.Step(step.Select(x => (int)x).ToArray(), leanState);
-            for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
-        }
-        return worst;
-    }
-
     [Theory]
     [InlineData(true, true, true, false)]
     [InlineData(false, false, false, true)]
@@ -55,7 +38,7 @@ public class LeanGatedDeltaNetTests
         const int batch = 3, steps = 96;
         using var torchState = model.AllocateState(batch, steps);
         var leanState = lean.AllocateState(batch, steps);
-        double worst = StepBoth(model, lean, torchState, leanState, batch, steps, 1);
+        double worst = LeanVersusTorch.StepBoth(model, lean, torchState, leanState, batch, steps, 1);
         Assert.True(worst <= 1e-5, $"max |logit difference| {worst:E2} over {steps} steps");
     }
 
@@ -66,36 +49,15 @@ public class LeanGatedDeltaNetTests
         using var lean = LeanModel.From(model);
         const int batch = 2, prefill = 40, steps = 24;
         using var torchState = model.AllocateState(batch, prefill + steps);
-        using (no_grad())
-        using (var ids = randint(0, model.Config.VocabSize, [batch, prefill]))
-            model.Forward(ids, torchState).Dispose();
-        var leanState = lean.AllocateState(batch, prefill + steps);
-        lean.ImportState(torchState, leanState);
-        double worst = StepBoth(model, lean, torchState, leanState, batch, steps, 2);
+        var leanState = LeanVersusTorch.HandOverAfterPrefill(model, lean, torchState, batch, prefill, prefill + steps);
+        double worst = LeanVersusTorch.StepBoth(model, lean, torchState, leanState, batch, steps, 2);
         Assert.True(worst <= 1e-5, $"max |logit difference| {worst:E2} after a handed-over prefill");
     }
 
     [Fact]
     public void MatchesOfficialRecurrentLogits()
     {
-        var golden = new GoldenCase("gated_deltanet", "case1_d48_h2_v4_ev1.5_gate");
-        using var io = golden.ReadIo();
-        using var model = ModelLoader.Load(golden.Dir);
-        model.eval();
-        using var lean = LeanModel.From(model);
-        var ids = io["input_ids"];
-        int batch = (int)ids.shape[0], time = (int)ids.shape[1], vocab = model.Config.VocabSize;
-        var tokens = ids.data<long>().ToArray();
-        var expected = io["logits_recurrent"].data<float>().ToArray();
-        var state = lean.AllocateState(batch, time);
-        double worst = 0;
-        for (int t = 0; t < time; t++)
-        {
-            var logits = lean.Step(Enumerable.Range(0, batch).Select(b => (int)tokens[b * time + t]).ToArray(), state);
-            for (int b = 0; b < batch; b++)
-                for (int v = 0; v < vocab; v++)
-                    worst = Math.Max(worst, Math.Abs(logits[b * vocab + v] - expected[(b * time + t) * vocab + v]));
-        }
+        double worst = LeanVersusTorch.WorstVersusOfficialRecurrentLogits(new GoldenCase("gated_deltanet", "case1_d48_h2_v4_ev1.5_gate"));
         Assert.True(worst <= 1e-5, $"max |logit difference| to the official recurrent logits {worst:E2}");
     }
 }

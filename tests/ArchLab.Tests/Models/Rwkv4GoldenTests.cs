@@ -69,18 +69,7 @@ public class Rwkv4GoldenTests
     [Fact]
     public void SavedInArchLabLayoutReloadsToTheSameLogits()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-archlab-{Guid.NewGuid():N}");
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(Case.Dir);
-            ModelCheckpoint.Save(dir, model);
-            using var reloaded = ModelLoader.Load(dir);
-            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(expected, actual, 0, "archlab round trip");
-        }
-        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+        GoldenCheckpoint.AssertArchLabLayoutRoundTrips(Case);
     }
 
     [Theory]
@@ -90,9 +79,7 @@ public class Rwkv4GoldenTests
     [InlineData("head.weight")]
     public void MissingTensorIsNamed(string name)
     {
-        var e = LoadModified(weights => weights.Remove(name));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"missing tensor '{name}'", e.Message);
+        Refused<CheckpointException>($"missing tensor '{name}'", weights => weights.Remove(name));
     }
 
     [Theory]
@@ -101,17 +88,13 @@ public class Rwkv4GoldenTests
     [InlineData("ln_out.bias", new long[] { 16 })]
     public void WrongShapeIsNamed(string name, long[] shape)
     {
-        var e = LoadModified(weights => weights[name] = zeros(shape));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"'{name}' has shape [{string.Join(", ", shape)}]", e.Message);
+        Refused<CheckpointException>($"'{name}' has shape [{string.Join(", ", shape)}]", weights => weights[name] = zeros(shape));
     }
 
     [Fact]
     public void UnexpectedTensorIsNamed()
     {
-        var e = LoadModified(weights => weights["blocks.1.ln0.weight"] = zeros(32));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains("blocks.1.ln0.weight", e.Message);
+        Refused<CheckpointException>("blocks.1.ln0.weight", weights => weights["blocks.1.ln0.weight"] = zeros(32));
     }
 
     [Theory]
@@ -122,37 +105,17 @@ public class Rwkv4GoldenTests
     [InlineData("n_embd", "\"wide\"", "'n_embd'")]
     public void BadConfigFieldIsNamed(string field, string json, string message)
     {
-        var e = LoadModified(config: c => c[field] = JsonNode.Parse(json));
-        Assert.IsType<ConfigException>(e);
-        Assert.Contains(message, e.Message);
+        Refused<ConfigException>(message, config: c => c[field] = JsonNode.Parse(json));
     }
 
     [Fact]
     public void MissingConfigFieldIsNamed()
     {
-        var e = LoadModified(config: c => c.Remove("n_layer"));
-        Assert.IsType<ConfigException>(e);
-        Assert.Contains("'n_layer'", e.Message);
+        Refused<ConfigException>("'n_layer'", config: c => c.Remove("n_layer"));
     }
 
-    /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv4 and returns what was thrown.</summary>
-    static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv4-bad-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        try
-        {
-            using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
-            {
-                var tensors = new Dictionary<string, Tensor>(file.Tensors);
-                weights?.Invoke(tensors);
-                Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-            }
-            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-            config?.Invoke(json);
-            File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
-            return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv4").Dispose());
-        }
-        finally { Directory.Delete(dir, true); }
-    }
+    /// <summary>Loading the case as rwkv4 with its weights and/or config changed throws a <typeparamref name="T"/> whose
+    /// message contains <paramref name="expected"/>.</summary>
+    static void Refused<T>(string expected, Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
+        where T : Exception => GoldenCheckpoint.AssertLoadFails<T>(Case, "rwkv4", expected, weights, config);
 }

@@ -3,6 +3,7 @@ using ArchLab.Checkpoints;
 using ArchLab.Inference;
 using ArchLab.Mixers;
 using ArchLab.Models;
+using ArchLab.Tests.Checkpoints;
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -73,33 +74,19 @@ public class Rwkv7GoldenTests
     public void LoadsAReleasedCheckpointWithoutTheFirstLayersValueResidual()
     {
         // Released checkpoints drop blocks.0.att.v0/v1/v2 (the first layer never reads them) and ship no config fields.
-        string dir = Modified(weights => { foreach (var p in new[] { "v0", "v1", "v2" }) weights.Remove($"blocks.0.att.{p}"); },
-                              config => { foreach (var f in config.Select(p => p.Key).ToArray()) config.Remove(f); });
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(dir);
-            using var logits = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(io["logits_parallel"], logits, 1e-5, "released layout");
-        }
-        finally { Directory.Delete(dir, true); }
+        using var checkpoint = new EditedCheckpoint(Case, "rwkv7-case-");
+        string dir = checkpoint.Write(config => { foreach (var f in config.Select(p => p.Key).ToArray()) config.Remove(f); },
+                                      weights => { foreach (var p in new[] { "v0", "v1", "v2" }) weights.Remove($"blocks.0.att.{p}"); });
+        using var io = Case.ReadIo();
+        using var model = ModelLoader.Load(dir);
+        using var logits = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
+        TensorAssert.Close(io["logits_parallel"], logits, 1e-5, "released layout");
     }
 
     [Fact]
     public void SavedInArchLabLayoutReloadsToTheSameLogits()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-archlab-{Guid.NewGuid():N}");
-        try
-        {
-            using var io = Case.ReadIo();
-            using var model = ModelLoader.Load(Case.Dir);
-            ModelCheckpoint.Save(dir, model);
-            using var reloaded = ModelLoader.Load(dir);
-            using var expected = LogitsRunner.Run(model, io["input_ids"], DecodeMode.Parallel);
-            using var actual = LogitsRunner.Run(reloaded, io["input_ids"], DecodeMode.Parallel);
-            TensorAssert.Close(expected, actual, 0, "archlab round trip");
-        }
-        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+        GoldenCheckpoint.AssertArchLabLayoutRoundTrips(Case);
     }
 
     [Theory]
@@ -110,9 +97,7 @@ public class Rwkv7GoldenTests
     [InlineData("head.weight")]
     public void MissingTensorIsNamed(string name)
     {
-        var e = LoadModified(weights => weights.Remove(name));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"missing tensor '{name}'", e.Message);
+        Refused<CheckpointException>($"missing tensor '{name}'", weights => weights.Remove(name));
     }
 
     [Theory]
@@ -121,25 +106,19 @@ public class Rwkv7GoldenTests
     [InlineData("blocks.1.att.r_k", new long[] { 4, 15 })]
     public void WrongShapeIsNamed(string name, long[] shape)
     {
-        var e = LoadModified(weights => weights[name] = zeros(shape));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains($"'{name}' has shape [{string.Join(", ", shape)}]", e.Message);
+        Refused<CheckpointException>($"'{name}' has shape [{string.Join(", ", shape)}]", weights => weights[name] = zeros(shape));
     }
 
     [Fact]
     public void HeadSizeThatDoesNotDivideTheWidthIsRefused()
     {
-        var e = LoadModified(weights => weights["blocks.0.att.r_k"] = zeros(3, 16));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains("'blocks.0.att.r_k' is [3, 16]", e.Message);
+        Refused<CheckpointException>("'blocks.0.att.r_k' is [3, 16]", weights => weights["blocks.0.att.r_k"] = zeros(3, 16));
     }
 
     [Fact]
     public void UnexpectedTensorIsNamed()
     {
-        var e = LoadModified(weights => weights["blocks.1.ln0.weight"] = zeros(64));
-        Assert.IsType<CheckpointException>(e);
-        Assert.Contains("blocks.1.ln0.weight", e.Message);
+        Refused<CheckpointException>("blocks.1.ln0.weight", weights => weights["blocks.1.ln0.weight"] = zeros(64));
     }
 
     [Theory]
@@ -151,32 +130,11 @@ public class Rwkv7GoldenTests
     [InlineData("n_embd", "\"wide\"", "'n_embd'")]
     public void BadConfigFieldIsNamed(string field, string json, string message)
     {
-        var e = LoadModified(config: c => c[field] = JsonNode.Parse(json));
-        Assert.IsType<ConfigException>(e);
-        Assert.Contains(message, e.Message);
+        Refused<ConfigException>(message, config: c => c[field] = JsonNode.Parse(json));
     }
 
-    /// <summary>Copies the case with its weights and/or config changed, loads it as rwkv7 and returns what was thrown.</summary>
-    static Exception LoadModified(Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
-    {
-        string dir = Modified(weights, config);
-        try { return Assert.ThrowsAny<Exception>(() => ModelLoader.Load(dir, "rwkv7").Dispose()); }
-        finally { Directory.Delete(dir, true); }
-    }
-
-    static string Modified(Action<Dictionary<string, Tensor>>? weights, Action<JsonObject>? config)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"rwkv7-case-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        using (var file = Safetensors.Read(Path.Combine(Case.Dir, "model.safetensors")))
-        {
-            var tensors = new Dictionary<string, Tensor>(file.Tensors);
-            weights?.Invoke(tensors);
-            Safetensors.Write(Path.Combine(dir, "model.safetensors"), tensors);
-        }
-        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Case.Dir, "config.json")))!.AsObject();
-        config?.Invoke(json);
-        File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
-        return dir;
-    }
+    /// <summary>Loading the case as rwkv7 with its weights and/or config changed throws a <typeparamref name="T"/> whose
+    /// message contains <paramref name="expected"/>.</summary>
+    static void Refused<T>(string expected, Action<Dictionary<string, Tensor>>? weights = null, Action<JsonObject>? config = null)
+        where T : Exception => GoldenCheckpoint.AssertLoadFails<T>(Case, "rwkv7", expected, weights, config);
 }

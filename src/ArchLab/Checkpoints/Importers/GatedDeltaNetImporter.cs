@@ -133,19 +133,8 @@ public sealed class GatedDeltaNetImporter : IModelImporter
     }
 
     /// <summary>A tied head saved under its own name too must equal the embedding.</summary>
-    public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config)
-    {
-        if (!config.TiedEmbeddings || !official.TryGetValue(Head, out var head)) return [];
-        if (official.TryGetValue(Embedding, out var embedding) && !Same(head, embedding))
-            throw new CheckpointException($"'{Head}' differs from '{Embedding}' although 'tie_word_embeddings' is true");
-        return [Head];
-    }
-
-    static bool Same(Tensor a, Tensor b)
-    {
-        using var scope = NewDisposeScope();
-        return a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
-    }
+    public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
+        TiedHead.NotParameters(official, config, Embedding, Head, "tie_word_embeddings");
 
     public string OfficialName(string archlabName) => archlabName switch
     {

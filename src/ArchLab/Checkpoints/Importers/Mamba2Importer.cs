@@ -17,12 +17,6 @@ namespace ArchLab.Checkpoints.Importers;
 /// </summary>
 public sealed class Mamba2Importer : IModelImporter
 {
-    static readonly HashSet<string> KnownFields =
-    [
-        "d_model", "d_intermediate", "n_layer", "vocab_size", "ssm_cfg", "attn_layer_idx", "attn_cfg", "rms_norm",
-        "residual_in_fp32", "fused_add_norm", "pad_vocab_size_multiple", "tie_embeddings",
-    ];
-
     /// <summary>The keyword arguments of Mamba2.__init__ a config may set, plus create_block's "layer".</summary>
     static readonly HashSet<string> SsmFields =
     [
@@ -52,15 +46,12 @@ public sealed class Mamba2Importer : IModelImporter
 
     public ModelConfig ReadConfig(JsonElement json, string source)
     {
-        var fields = new OfficialConfig(json, source, KnownFields);
-        int mlpWidth = fields.OptionalInt("d_intermediate") ?? 0;
-        if (mlpWidth < 0) throw new ConfigException($"{source}: 'd_intermediate' must be 0 (no MLP) or positive, got {mlpWidth}");
-        if (mlpWidth > ModelLimits.MlpWidth) throw new ConfigException($"{source}: 'd_intermediate' = {mlpWidth} is above the limit {ModelLimits.MlpWidth}");
+        var fields = new OfficialConfig(json, source, MambaLMHeadConfig.KnownFields);
+        int mlpWidth = MambaLMHeadConfig.MlpWidth(fields, source);
         if (json.TryGetProperty("attn_layer_idx", out var attn) && attn.ValueKind != JsonValueKind.Null &&
             (attn.ValueKind != JsonValueKind.Array || attn.GetArrayLength() > 0))
             throw new ConfigException($"{source}: 'attn_layer_idx' {attn.GetRawText()}: attention layers in a Mamba-2 model are not supported yet");
-        if (json.TryGetProperty("attn_cfg", out var attnCfg) && attnCfg.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
-            throw new ConfigException($"{source}: config field 'attn_cfg' must be an object, got {attnCfg.GetRawText()}");
+        MambaLMHeadConfig.AttentionConfig(json, source);
         if (fields.Bool("rms_norm") == false)
             throw new ConfigException($"{source}: 'rms_norm': false (LayerNorm blocks) is not supported; ArchLab's Mamba-2 blocks use RMSNorm");
         fields.Bool("residual_in_fp32"); // kernels and rounding only
@@ -94,16 +85,14 @@ public sealed class Mamba2Importer : IModelImporter
         int chunk = ssm.OptionalInt("chunk_size") ?? 256;
         if (chunk <= 0) throw new ConfigException($"{source}: Mamba2 ssm_cfg 'chunk_size' must be positive, got {chunk}");
 
-        int vocab = fields.Int("vocab_size");
-        int multiple = fields.OptionalInt("pad_vocab_size_multiple") ?? 8;
-        if (multiple <= 0) throw new ConfigException($"{source}: 'pad_vocab_size_multiple' must be positive, got {multiple}");
+        int vocab = MambaLMHeadConfig.PaddedVocab(fields, source);
         return new ModelConfig
         {
             Arch = "mamba2",
             Dim = dim,
             Layers = fields.Int("n_layer"),
             Heads = 1, // unused by Mamba-2 layers (their heads are SsmHeadDim wide)
-            VocabSize = (vocab + multiple - 1) / multiple * multiple, // MambaLMHeadModel pads the table and the logits
+            VocabSize = vocab,
             NormEps = 1e-5, // MixerModel's norm_epsilon, which MambaConfig does not expose
             ContextLength = 2048,
             TiedEmbeddings = fields.Bool("tie_embeddings") ?? true,
@@ -117,7 +106,7 @@ public sealed class Mamba2Importer : IModelImporter
             SsmChunkSize = chunk,
             NormBeforeGate = ssm.Bool("norm_before_gate") ?? false,
             Mlp = mlpWidth > 0 ? "swiglu" : null,
-            FfnHidden = mlpWidth > 0 ? (mlpWidth + 127) / 128 * 128 : null, // GatedMLP rounds up to its multiple_of, 128
+            FfnHidden = MambaLMHeadConfig.MlpHidden(mlpWidth),
         }.Validate();
     }
 

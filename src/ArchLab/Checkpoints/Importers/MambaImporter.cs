@@ -23,12 +23,6 @@ namespace ArchLab.Checkpoints.Importers;
 /// </summary>
 public sealed class MambaImporter : IModelImporter
 {
-    static readonly HashSet<string> KnownFields =
-    [
-        "d_model", "d_intermediate", "n_layer", "vocab_size", "ssm_cfg", "attn_layer_idx", "attn_cfg", "rms_norm",
-        "residual_in_fp32", "fused_add_norm", "pad_vocab_size_multiple", "tie_embeddings",
-    ];
-
     /// <summary>The keyword arguments of Mamba.__init__ a config may set, plus create_block's "layer".</summary>
     static readonly HashSet<string> SsmFields =
     [
@@ -51,9 +45,6 @@ public sealed class MambaImporter : IModelImporter
 
     const string Embedding = "backbone.embedding.weight", Head = "lm_head.weight";
 
-    /// <summary>GatedMLP's multiple_of: create_block leaves it at its default.</summary>
-    const int GatedMlpMultiple = 128;
-
     public string Name => "mamba";
 
     /// <summary>A MambaLMHeadModel layout, except Mamba2 layers (<see cref="Mamba2Importer"/> reads those); other layer kinds
@@ -64,14 +55,11 @@ public sealed class MambaImporter : IModelImporter
 
     public ModelConfig ReadConfig(JsonElement json, string source)
     {
-        var fields = new OfficialConfig(json, source, KnownFields);
-        int mlpWidth = fields.OptionalInt("d_intermediate") ?? 0;
-        if (mlpWidth < 0) throw new ConfigException($"{source}: 'd_intermediate' must be 0 (no MLP) or positive, got {mlpWidth}");
-        if (mlpWidth > ModelLimits.MlpWidth) throw new ConfigException($"{source}: 'd_intermediate' = {mlpWidth} is above the limit {ModelLimits.MlpWidth}");
+        var fields = new OfficialConfig(json, source, MambaLMHeadConfig.KnownFields);
+        int mlpWidth = MambaLMHeadConfig.MlpWidth(fields, source);
         int layers = fields.Int("n_layer");
         var attentionLayers = AttentionLayers(json, source, layers);
-        if (json.TryGetProperty("attn_cfg", out var attnCfg) && attnCfg.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
-            throw new ConfigException($"{source}: config field 'attn_cfg' must be an object, got {attnCfg.GetRawText()}");
+        var attnCfg = MambaLMHeadConfig.AttentionConfig(json, source);
         if (fields.Bool("rms_norm") == false)
             throw new ConfigException($"{source}: 'rms_norm': false (LayerNorm blocks) is not supported; ArchLab's Mamba uses RMSNorm");
         // residual_in_fp32 and fused_add_norm only change kernels and rounding, not the function.
@@ -89,16 +77,14 @@ public sealed class MambaImporter : IModelImporter
             throw new ConfigException($"{source}: ssm_cfg 'dt_init' must be \"random\" or \"constant\", got \"{dtInit}\"");
 
         int dim = fields.Int("d_model");
-        int vocab = fields.Int("vocab_size");
-        int multiple = fields.OptionalInt("pad_vocab_size_multiple") ?? 8;
-        if (multiple <= 0) throw new ConfigException($"{source}: 'pad_vocab_size_multiple' must be positive, got {multiple}");
+        int vocab = MambaLMHeadConfig.PaddedVocab(fields, source);
         var config = new ModelConfig
         {
             Arch = "mamba",
             Dim = dim,
             Layers = layers,
             Heads = 1, // unused by Mamba layers
-            VocabSize = (vocab + multiple - 1) / multiple * multiple, // MambaLMHeadModel pads the table and the logits
+            VocabSize = vocab,
             NormEps = 1e-5, // MixerModel's norm_epsilon, which MambaConfig does not expose
             ContextLength = 2048,
             TiedEmbeddings = fields.Bool("tie_embeddings") ?? true,
@@ -109,7 +95,7 @@ public sealed class MambaImporter : IModelImporter
             ConvBias = ssm.Bool("conv_bias") ?? true,
             ProjBias = ssm.Bool("bias") ?? false,
             Mlp = mlpWidth > 0 ? "swiglu" : null,
-            FfnHidden = mlpWidth > 0 ? (mlpWidth + GatedMlpMultiple - 1) / GatedMlpMultiple * GatedMlpMultiple : null,
+            FfnHidden = MambaLMHeadConfig.MlpHidden(mlpWidth),
         };
         if (attentionLayers.Count > 0)
             config = WithAttention(config, attnCfg.ValueKind == JsonValueKind.Object ? attnCfg : JsonDocument.Parse("{}").RootElement, source) with
@@ -228,19 +214,8 @@ public sealed class MambaImporter : IModelImporter
     }
 
     /// <summary>A tied head saved under its own name too (torch.save of the state dict does that) must equal the embedding.</summary>
-    public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config)
-    {
-        if (!config.TiedEmbeddings || !official.TryGetValue(Head, out var head)) return [];
-        if (official.TryGetValue(Embedding, out var embedding) && !Same(head, embedding))
-            throw new CheckpointException($"'{Head}' differs from '{Embedding}' although 'tie_embeddings' is true");
-        return [Head];
-    }
-
-    static bool Same(Tensor a, Tensor b)
-    {
-        using var scope = NewDisposeScope();
-        return a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
-    }
+    public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
+        TiedHead.NotParameters(official, config, Embedding, Head, "tie_embeddings");
 
     public string OfficialName(string archlabName) => archlabName switch
     {

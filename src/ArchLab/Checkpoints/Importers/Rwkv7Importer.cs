@@ -96,12 +96,7 @@ public sealed class Rwkv7Importer : IModelImporter
     /// <summary>(official name, ArchLab name) for every tensor of the layout.</summary>
     static IEnumerable<(string Official, string Ours)> Names(ModelConfig config)
     {
-        yield return ("emb.weight", "embed.weight");
-        yield return ("blocks.0.ln0.weight", "embed_norm.weight");
-        yield return ("blocks.0.ln0.bias", "embed_norm.bias");
-        yield return ("ln_out.weight", "norm.weight");
-        yield return ("ln_out.bias", "norm.bias");
-        yield return ("head.weight", "head.weight");
+        foreach (var name in RwkvLayout.OuterNames()) yield return name;
         for (int i = 0; i < config.Layers; i++)
         {
             foreach (var p in new[] { "weight", "bias" })
@@ -121,31 +116,15 @@ public sealed class Rwkv7Importer : IModelImporter
         }
     }
 
-    public Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config)
-    {
-        var map = new Dictionary<string, Tensor>();
-        foreach (var (from, to) in Names(config))
-            if (official.TryGetValue(from, out var t))
-                map[to] = IsVector(from) ? Squeeze(t, config.Dim) : t;
-        return map;
-    }
+    public Dictionary<string, Tensor> MapWeights(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
+        RwkvLayout.MapWeights(official, Names(config), IsVector, config.Dim);
 
     static bool IsVector(string name) => name.EndsWith(".ffn.x_k", StringComparison.Ordinal)
         || MixParameters.Any(p => name.EndsWith(".att." + p, StringComparison.Ordinal));
-
-    /// <summary>[1, 1, C] → [C]. Any other shape is passed on unchanged so that the loader's shape error shows the file's own shape.</summary>
-    static Tensor Squeeze(Tensor t, int dim) => t.shape.SequenceEqual([1L, 1L, dim]) ? t.reshape(dim) : t;
 
     /// <summary>The first layer's v0/v1/v2, which it never reads.</summary>
     public IEnumerable<string> NotParameters(IReadOnlyDictionary<string, Tensor> official, ModelConfig config) =>
         new[] { "v0", "v1", "v2" }.Select(p => $"blocks.0.att.{p}").Where(official.ContainsKey);
 
-    public string OfficialName(string archlabName)
-    {
-        if (archlabName is "embed.weight") return "emb.weight";
-        if (archlabName.StartsWith("embed_norm.", StringComparison.Ordinal)) return "blocks.0.ln0." + archlabName["embed_norm.".Length..];
-        if (archlabName.StartsWith("norm.", StringComparison.Ordinal)) return "ln_out." + archlabName["norm.".Length..];
-        return archlabName.Replace(".mixer_norm.", ".ln1.").Replace(".mlp_norm.", ".ln2.")
-                          .Replace(".mixer.", ".att.").Replace(".mlp.", ".ffn.");
-    }
+    public string OfficialName(string archlabName) => RwkvLayout.OfficialName(archlabName);
 }

@@ -25,21 +25,12 @@ public sealed class LeanGatedDeltaNet(LeanMatrix qProj, LeanMatrix kProj, LeanMa
     int QkWidth => heads * keyDim;
     int VWidth => valueHeads * valueDim;
     int Channels => 2 * QkWidth + VWidth;
-    /// <summary>Conv weights tap-major, [kernel, channels] (the module's are [channels, 1, kernel]); the window is kept the
-    /// same way, [batch, kernel − 1, channels].</summary>
-    readonly float[]? taps = convWeight is null ? null : TapMajor(convWeight, shape.Kernel);
-
-    static float[] TapMajor(float[] weight, int kernel)
-    {
-        int channels = weight.Length / kernel;
-        var t = new float[weight.Length];
-        for (int c = 0; c < channels; c++)
-            for (int j = 0; j < kernel; j++) t[j * channels + c] = weight[c * kernel + j];
-        return t;
-    }
+    /// <summary>The short causal conv over q, k and v (none without short convs); its window is kept
+    /// [batch, kernel − 1, channels].</summary>
+    readonly LeanCausalConvolution? convolution = convWeight is null ? null : new(convWeight, null, shape.Kernel);
 
     public long WeightBytes => qProj.Bytes + kProj.Bytes + vProj.Bytes + aProj.Bytes + bProj.Bytes + (gProj?.Bytes ?? 0) + oProj.Bytes
-                               + 4L * (convWeight?.Length ?? 0);
+                               + (convolution?.WeightBytes ?? 0);
 
     sealed class State : LeanLayerState
     {
@@ -50,7 +41,7 @@ public sealed class LeanGatedDeltaNet(LeanMatrix qProj, LeanMatrix kProj, LeanMa
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
     {
-        Conv = new float[taps is null ? 0 : batch * (kernel - 1) * Channels], S = new float[batch * valueHeads * keyDim * valueDim],
+        Conv = new float[convolution?.WindowLength(batch) ?? 0], S = new float[batch * valueHeads * keyDim * valueDim],
         Qkv = new float[batch * Channels], Mixed = new float[batch * Channels], Projected = new float[batch * Math.Max(QkWidth, VWidth)], A = new float[batch * valueHeads],
         B = new float[batch * valueHeads], G = new float[batch * VWidth], O = new float[batch * VWidth], Recalled = new float[valueDim],
     };
@@ -69,24 +60,13 @@ public sealed class LeanGatedDeltaNet(LeanMatrix qProj, LeanMatrix kProj, LeanMa
         gProj?.Multiply(x, s.G, batch, context.Pool);
 
         var mixed = s.Mixed.AsSpan(0, batch * channels);
-        if (taps is null) s.Qkv.AsSpan(0, mixed.Length).CopyTo(mixed);
+        if (convolution is null) s.Qkv.AsSpan(0, mixed.Length).CopyTo(mixed);
         else
         {
             int window = kernel - 1;
             for (int b = 0; b < batch; b++)
-            {
-                var u = s.Qkv.AsSpan(b * channels, channels);
-                var conv = mixed.Slice(b * channels, channels);
-                var history = s.Conv.AsSpan(b * window * channels, window * channels);
-                TensorPrimitives.Multiply(u, taps.AsSpan(window * channels, channels), conv);
-                for (int j = 0; j < window; j++)
-                    TensorPrimitives.MultiplyAdd(history.Slice(j * channels, channels), taps.AsSpan(j * channels, channels), conv, conv);
-                if (window > 0)
-                {
-                    history[channels..].CopyTo(history);
-                    u.CopyTo(history[((window - 1) * channels)..]);
-                }
-            }
+                convolution.Step(s.Qkv.AsSpan(b * channels, channels), mixed.Slice(b * channels, channels),
+                                 s.Conv.AsSpan(b * window * channels, window * channels));
         }
         Silu(mixed, s.Qkv);                                            // Qkv now holds SiLU(conv) [batch, channels]
         float scale = 1 / MathF.Sqrt(keyDim);
@@ -159,12 +139,9 @@ public sealed class LeanGatedDeltaNet(LeanMatrix qProj, LeanMatrix kProj, LeanMa
         var s = (State)target;
         if (from.Conv is not null)
         {
-            var conv = LeanMatrix.ToFloats(from.Conv); // [batch, channels, kernel − 1] → [batch, kernel − 1, channels]
-            int window = kernel - 1, channels = Channels, batch = s.Conv.Length / Math.Max(1, window * channels);
-            if (conv.Length != s.Conv.Length) throw new ArgumentException($"Gated DeltaNet conv state has {conv.Length} values, the lean state {s.Conv.Length}");
-            for (int b = 0; b < batch; b++)
-                for (int c = 0; c < channels; c++)
-                    for (int j = 0; j < window; j++) s.Conv[(b * window + j) * channels + c] = conv[(b * channels + c) * window + j];
+            if (convolution is not null) convolution.ImportWindow(from.Conv, s.Conv, "Gated DeltaNet");
+            else if (from.Conv.NumberOfElements != 0)
+                throw new ArgumentException($"Gated DeltaNet conv state has {from.Conv.NumberOfElements} values, the lean state 0");
         }
         LeanBuilder.CopyInto(from.Recurrent, s.S);
     }

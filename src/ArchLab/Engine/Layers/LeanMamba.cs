@@ -14,19 +14,10 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
                               float[] convWeight, float[]? convBias, float[] a, float[] d, int kernel) : ILeanLayer
 {
     readonly int inner = d.Length, stateSize = a.Length / d.Length, dtRank = dtProj.Cols;
-    /// <summary>The conv weights tap-major, [kernel, inner] (the module's are [inner, 1, kernel]), so each tap is one
-    /// vector operation over all channels; the conv window is kept the same way, [batch, kernel − 1, inner].</summary>
-    readonly float[] taps = TapMajor(convWeight, d.Length, kernel);
+    /// <summary>The causal conv over x; its window is kept [batch, kernel − 1, inner].</summary>
+    readonly LeanCausalConvolution convolution = new(convWeight, convBias, kernel);
 
-    static float[] TapMajor(float[] weight, int inner, int kernel)
-    {
-        var t = new float[weight.Length];
-        for (int e = 0; e < inner; e++)
-            for (int j = 0; j < kernel; j++) t[j * inner + e] = weight[e * kernel + j];
-        return t;
-    }
-
-    public long WeightBytes => inProj.Bytes + xProj.Bytes + dtProj.Bytes + outProj.Bytes + 4L * convWeight.Length;
+    public long WeightBytes => inProj.Bytes + xProj.Bytes + dtProj.Bytes + outProj.Bytes + convolution.WeightBytes;
 
     sealed class State : LeanLayerState
     {
@@ -37,7 +28,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
     {
-        Conv = new float[batch * inner * (kernel - 1)], Ssm = new float[batch * inner * stateSize],
+        Conv = new float[convolution.WindowLength(batch)], Ssm = new float[batch * inner * stateSize],
         Xz = new float[batch * 2 * inner], X = new float[batch * inner], Dbc = new float[batch * xProj.Rows],
         Dt = new float[batch * dtRank], Delta = new float[batch * inner], Y = new float[batch * inner],
     };
@@ -50,18 +41,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         inProj.Multiply(x, s.Xz, batch, context.Pool);
         for (int b = 0; b < batch; b++)
         {
-            var u = s.Xz.AsSpan(b * 2 * inner, inner);
-            var conv = s.X.AsSpan(b * inner, inner);
-            var history = s.Conv.AsSpan(b * window * inner, window * inner);
-            TensorPrimitives.Multiply(u, taps.AsSpan(window * inner, inner), conv);
-            for (int j = 0; j < window; j++)
-                TensorPrimitives.MultiplyAdd(history.Slice(j * inner, inner), taps.AsSpan(j * inner, inner), conv, conv);
-            if (convBias is not null) TensorPrimitives.Add(conv, convBias, conv);
-            if (window > 0)
-            {
-                history[inner..].CopyTo(history);
-                u.CopyTo(history[((window - 1) * inner)..]);
-            }
+            convolution.Step(s.Xz.AsSpan(b * 2 * inner, inner), s.X.AsSpan(b * inner, inner), s.Conv.AsSpan(b * window * inner, window * inner));
         }
         var xs = s.X.AsSpan(0, batch * inner);
         Silu(xs, s.Y);
@@ -103,12 +83,7 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         if (source is null) return;
         var from = MixerState.Require<MambaState>(source, "lean Mamba");
         var s = (State)target;
-        var conv = LeanMatrix.ToFloats(from.Conv); // [batch, inner, kernel − 1] → [batch, kernel − 1, inner]
-        int window = kernel - 1, batch = s.Conv.Length / Math.Max(1, window * inner);
-        if (conv.Length != s.Conv.Length) throw new ArgumentException($"Mamba conv state has {conv.Length} values, the lean state {s.Conv.Length}");
-        for (int b = 0; b < batch; b++)
-            for (int e = 0; e < inner; e++)
-                for (int j = 0; j < window; j++) s.Conv[(b * window + j) * inner + e] = conv[(b * inner + e) * window + j];
+        convolution.ImportWindow(from.Conv, s.Conv, "Mamba");
         LeanBuilder.CopyInto(from.Ssm, s.Ssm);
     }
 }

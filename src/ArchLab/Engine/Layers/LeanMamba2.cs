@@ -14,25 +14,24 @@ namespace ArchLab.Engine.Layers;
 public sealed class LeanMamba2 : ILeanLayer
 {
     readonly LeanMatrix inProj, outProj;
-    readonly float[] taps, dtBias, a, d, normWeight;
-    readonly float[]? convBias;
+    /// <summary>The causal conv over x, B and C; its window is kept [batch, kernel − 1, channels].</summary>
+    readonly LeanCausalConvolution convolution;
+    readonly float[] dtBias, a, d, normWeight;
     readonly int inner, heads, headDim, groups, stateSize, kernel, channels;
     readonly bool normBeforeGate;
 
     public LeanMamba2(LeanMatrix inProj, LeanMatrix outProj, float[] convWeight, float[]? convBias, float[] dtBias, float[] a,
                       float[] d, float[] normWeight, int headDim, int groups, int stateSize, int kernel, bool normBeforeGate)
     {
-        (this.inProj, this.outProj, this.convBias, this.dtBias, this.a, this.d, this.normWeight) = (inProj, outProj, convBias, dtBias, a, d, normWeight);
+        (this.inProj, this.outProj, this.dtBias, this.a, this.d, this.normWeight) = (inProj, outProj, dtBias, a, d, normWeight);
         (this.headDim, this.groups, this.stateSize, this.kernel, this.normBeforeGate) = (headDim, groups, stateSize, kernel, normBeforeGate);
         inner = normWeight.Length;
         heads = inner / headDim;
         channels = inner + 2 * groups * stateSize;
-        taps = new float[convWeight.Length]; // [channels, 1, kernel] → tap-major [kernel, channels]: one vector op per tap
-        for (int e = 0; e < channels; e++)
-            for (int j = 0; j < kernel; j++) taps[j * channels + e] = convWeight[e * kernel + j];
+        convolution = new LeanCausalConvolution(convWeight, convBias, kernel);
     }
 
-    public long WeightBytes => inProj.Bytes + outProj.Bytes + 4L * taps.Length;
+    public long WeightBytes => inProj.Bytes + outProj.Bytes + convolution.WeightBytes;
 
     sealed class State : LeanLayerState
     {
@@ -43,7 +42,7 @@ public sealed class LeanMamba2 : ILeanLayer
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
     {
-        Conv = new float[batch * (kernel - 1) * channels], Ssm = new float[batch * heads * headDim * stateSize],
+        Conv = new float[convolution.WindowLength(batch)], Ssm = new float[batch * heads * headDim * stateSize],
         Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Y = new float[batch * inner],
     };
 
@@ -56,18 +55,8 @@ public sealed class LeanMamba2 : ILeanLayer
         for (int b = 0; b < batch; b++)
         {
             var projected = s.Projected.AsSpan(b * rows, rows);
-            var input = projected.Slice(inner, channels);
             var conv = s.Xbc.AsSpan(b * channels, channels);
-            var history = s.Conv.AsSpan(b * window * channels, window * channels);
-            TensorPrimitives.Multiply(input, taps.AsSpan(window * channels, channels), conv);
-            for (int j = 0; j < window; j++)
-                TensorPrimitives.MultiplyAdd(history.Slice(j * channels, channels), taps.AsSpan(j * channels, channels), conv, conv);
-            if (convBias is not null) TensorPrimitives.Add(conv, convBias, conv);
-            if (window > 0)
-            {
-                history[channels..].CopyTo(history);
-                input.CopyTo(history[((window - 1) * channels)..]);
-            }
+            convolution.Step(projected.Slice(inner, channels), conv, s.Conv.AsSpan(b * window * channels, window * channels));
             Silu(conv, conv);
 
             var delta = projected.Slice(inner + channels, heads);
@@ -124,12 +113,7 @@ public sealed class LeanMamba2 : ILeanLayer
         if (source is null) return;
         var from = MixerState.Require<Mamba2State>(source, "lean Mamba-2");
         var s = (State)target;
-        var conv = LeanMatrix.ToFloats(from.Conv); // [batch, channels, kernel − 1] → [batch, kernel − 1, channels]
-        int window = kernel - 1, batch = s.Conv.Length / Math.Max(1, window * channels);
-        if (conv.Length != s.Conv.Length) throw new ArgumentException($"Mamba-2 conv state has {conv.Length} values, the lean state {s.Conv.Length}");
-        for (int b = 0; b < batch; b++)
-            for (int e = 0; e < channels; e++)
-                for (int j = 0; j < window; j++) s.Conv[(b * window + j) * channels + e] = conv[(b * channels + e) * window + j];
+        convolution.ImportWindow(from.Conv, s.Conv, "Mamba-2");
         LeanBuilder.CopyInto(from.Ssm, s.Ssm);
     }
 }

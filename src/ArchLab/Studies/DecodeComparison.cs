@@ -136,7 +136,8 @@ public static class DecodeComparison
         /// <summary>Where the state starts: half the steps before the case's position, so the timed steps centre on it.</summary>
         public int Start { get; } = Math.Max(0, c.Position - steps / 2);
 
-        /// <summary>Tokens the state must hold: the start plus every step, with one to spare.</summary>
+        /// <summary>Tokens the state must hold: the start, every step of the measurement, and the one step
+        /// <see cref="CountTensorsPerStep"/> takes after it.</summary>
         protected int Capacity => Start + steps + 1;
         public double AdvanceSeconds { get; set; }
         public abstract double WeightBytesPerStep { get; }

@@ -53,13 +53,15 @@ public abstract class LeanMatrix
         job.Clear();
     }
 
-    /// <summary>Rows of part <paramref name="part"/> of <paramref name="parts"/>: contiguous, in blocks of 4.</summary>
+    /// <summary>Rows of part <paramref name="part"/> of <paramref name="parts"/>: contiguous, in whole blocks of 8 (the
+    /// <see cref="RowBlocks{T}"/> a kernel reads at once).</summary>
     (int Start, int End) PartRows(int part, int parts)
     {
-        int blocks = (Rows + 3) / 4;
+        const int block = RowBlocks<float>.BlockRows;
+        int blocks = (Rows + block - 1) / block;
         int perPart = (blocks + parts - 1) / parts;
-        int start = Math.Min(Rows, part * perPart * 4);
-        return (start, Math.Min(Rows, start + perPart * 4));
+        int start = Math.Min(Rows, part * perPart * block);
+        return (start, Math.Min(Rows, start + perPart * block));
     }
 
     protected void AddBias(Span<float> y, int batch, int rowStart, int rowEnd)

@@ -6,23 +6,35 @@ using System.Runtime.Intrinsics.X86;
 namespace ArchLab.Engine.Matrices;
 
 /// <summary>
-/// bfloat16 weights (the top 16 bits of a float32, rounded to nearest even), widened to float32 in registers: zero-extend
-/// to 32 bits and shift left by 16 (vpmovzxwd + vpslld), then the same FMA loop as float32. Half the bytes of float32,
-/// so a bandwidth-bound product gets up to twice as fast. x stays float32. (.NET 10 exposes no intrinsic for AVX-512
-/// BF16's vdpbf16ps, which would also round x to bf16; widening keeps x exact.)
+/// bfloat16 weights (the top 16 bits of a float32, rounded to nearest even), widened to float32 in registers. Half the
+/// bytes of float32, so a bandwidth-bound product gets up to twice as fast; x stays float32. (.NET 10 exposes no intrinsic
+/// for AVX-512 BF16's vdpbf16ps, which would also round x to bf16; widening keeps x exact.)
+/// <para>Stored in <see cref="RowBlocks{T}"/> of 32-bit pairs: a tile covers 2·V columns (V = 16 with AVX-512, 8 with
+/// AVX2) and value j of a row's tile holds column j in its low half and column V + j in its high half. One load then
+/// gives two float32 vectors with one shift (low halves) and one mask (high halves) — no conversion instructions.</para>
 /// </summary>
-public sealed class BFloat16Matrix : LeanMatrix
+public sealed class BFloat16Matrix(int rows, int cols, float[] values, float[]? bias)
+    : BlockedMatrix<uint>(Pack(rows, cols, values), bias)
 {
-    readonly ushort[] weights;
-
-    public BFloat16Matrix(int rows, int cols, float[] values, float[]? bias) : base(rows, cols, bias)
+    static RowBlocks<uint> Pack(int rows, int cols, float[] values)
     {
-        weights = new ushort[values.Length];
-        for (int i = 0; i < values.Length; i++) weights[i] = Round(values[i]);
+        if (values.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {values.Length}");
+        int vector = Simd.Wide ? 16 : 8;
+        return new RowBlocks<uint>(rows, cols, 2 * vector, vector, values, PackPairs, (columns, stored) =>
+        {
+            for (int c = 0; c < columns.Length; c++) stored[c] = Widen(Round(columns[c]));
+        });
+    }
+
+    /// <summary>tile[j] = bf16(columns[j]) | bf16(columns[V + j]) &lt;&lt; 16.</summary>
+    static void PackPairs(int r, int t, ReadOnlySpan<float> columns, Span<uint> tile)
+    {
+        for (int j = 0; j < tile.Length; j++) tile[j] = Round(columns[j]) | (uint)Round(columns[tile.Length + j]) << 16;
     }
 
     public override WeightFormat Format => WeightFormat.BFloat16;
-    public override long Bytes => 2L * weights.Length + 4L * (Bias?.Length ?? 0);
+    // Two bf16 per stored uint; the tail columns are kept as float32.
+    public override long Bytes => 4L * Packed.StoredValues + 4L * (Bias?.Length ?? 0);
 
     /// <summary>float32 → bfloat16 bits, round to nearest even (NaN stays NaN).</summary>
     public static ushort Round(float value)
@@ -34,78 +46,66 @@ public sealed class BFloat16Matrix : LeanMatrix
 
     public static float Widen(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
-    protected override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
+    protected override unsafe Vector256<float> DotBlock(int k, ref uint block, ref float x, int tiles, byte* end) =>
+        Packed.Width == 16 ? Dot32(ref block, ref x, tiles, end) : Dot16(ref block, ref x, tiles, end);
+
+    /// <summary>The dot products of a block's 8 rows (tiles of 8 × 32 columns) with x, with 512-bit vectors; prefetches
+    /// ahead up to <paramref name="end"/> unless it is null. (No calls or static reads in the loop: see Float32Matrix.Dot16.)</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static unsafe Vector256<float> Dot32(ref uint block, ref float x, int tiles, byte* end)
     {
-        ref ushort w = ref MemoryMarshal.GetArrayDataReference(weights);
-        ref float x0 = ref MemoryMarshal.GetReference(x);
-        int n = Cols, r = rowStart;
-        for (; r + 4 <= rowEnd; r += 4)
+        var high = Vector512.Create(0xFFFF0000u);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int t = 0; t < tiles; t++)
         {
-            ref ushort rows = ref Unsafe.Add(ref w, (nint)r * n);
-            for (int b = 0; b < batch; b++)
-            {
-                var (s0, s1, s2, s3) = Dot4(ref rows, n, ref Unsafe.Add(ref x0, (nint)b * n));
-                int o = b * Rows + r;
-                y[o] = s0; y[o + 1] = s1; y[o + 2] = s2; y[o + 3] = s3;
-            }
+            ref uint w = ref Unsafe.Add(ref block, 128 * t);
+            if (end != null) Prefetch512((byte*)Unsafe.AsPointer(ref w) + PrefetchDistance, end);
+            var x0 = Vector512.LoadUnsafe(ref x, (nuint)(32 * t));
+            var x1 = Vector512.LoadUnsafe(ref x, (nuint)(32 * t + 16));
+            a0 = Pair(Vector512.LoadUnsafe(ref w), x0, x1, high, a0);
+            a1 = Pair(Vector512.LoadUnsafe(ref w, 16), x0, x1, high, a1);
+            a2 = Pair(Vector512.LoadUnsafe(ref w, 32), x0, x1, high, a2);
+            a3 = Pair(Vector512.LoadUnsafe(ref w, 48), x0, x1, high, a3);
+            a4 = Pair(Vector512.LoadUnsafe(ref w, 64), x0, x1, high, a4);
+            a5 = Pair(Vector512.LoadUnsafe(ref w, 80), x0, x1, high, a5);
+            a6 = Pair(Vector512.LoadUnsafe(ref w, 96), x0, x1, high, a6);
+            a7 = Pair(Vector512.LoadUnsafe(ref w, 112), x0, x1, high, a7);
         }
-        for (; r < rowEnd; r++)
-            for (int b = 0; b < batch; b++)
-            {
-                float s = 0;
-                for (int c = 0; c < n; c++) s += Widen(Unsafe.Add(ref w, (nint)r * n + c)) * Unsafe.Add(ref x0, (nint)b * n + c);
-                y[b * Rows + r] = s;
-            }
-        AddBias(y, batch, rowStart, rowEnd);
+        return Simd.SumEach(a0.GetLower() + a0.GetUpper(), a1.GetLower() + a1.GetUpper(), a2.GetLower() + a2.GetUpper(),
+            a3.GetLower() + a3.GetUpper(), a4.GetLower() + a4.GetUpper(), a5.GetLower() + a5.GetUpper(),
+            a6.GetLower() + a6.GetUpper(), a7.GetLower() + a7.GetUpper());
+    }
+
+    /// <summary>a + low halves · x0 + high halves · x1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Pair(Vector512<uint> w, Vector512<float> x0, Vector512<float> x1, Vector512<uint> high, Vector512<float> a) =>
+        Vector512.FusedMultiplyAdd((w & high).AsSingle(), x1, Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(w, 16).AsSingle(), x0, a));
+
+    /// <summary>As <see cref="Dot32"/> with 256-bit vectors (tiles of 8 × 16 columns).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static unsafe Vector256<float> Dot16(ref uint block, ref float x, int tiles, byte* end)
+    {
+        var high = Vector256.Create(0xFFFF0000u);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int t = 0; t < tiles; t++)
+        {
+            ref uint w = ref Unsafe.Add(ref block, 64 * t);
+            if (end != null) Prefetch256((byte*)Unsafe.AsPointer(ref w) + PrefetchDistance, end);
+            var x0 = Vector256.LoadUnsafe(ref x, (nuint)(16 * t));
+            var x1 = Vector256.LoadUnsafe(ref x, (nuint)(16 * t + 8));
+            a0 = Pair(Vector256.LoadUnsafe(ref w), x0, x1, high, a0);
+            a1 = Pair(Vector256.LoadUnsafe(ref w, 8), x0, x1, high, a1);
+            a2 = Pair(Vector256.LoadUnsafe(ref w, 16), x0, x1, high, a2);
+            a3 = Pair(Vector256.LoadUnsafe(ref w, 24), x0, x1, high, a3);
+            a4 = Pair(Vector256.LoadUnsafe(ref w, 32), x0, x1, high, a4);
+            a5 = Pair(Vector256.LoadUnsafe(ref w, 40), x0, x1, high, a5);
+            a6 = Pair(Vector256.LoadUnsafe(ref w, 48), x0, x1, high, a6);
+            a7 = Pair(Vector256.LoadUnsafe(ref w, 56), x0, x1, high, a7);
+        }
+        return Simd.SumEach(a0, a1, a2, a3, a4, a5, a6, a7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Widen16(ref ushort w, int c) =>
-        Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref w, (nuint)c)), 16).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Widen8(ref ushort w, int c) =>
-        Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w, (nuint)c)), 16).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (float, float, float, float) Dot4(ref ushort w, int n, ref float x)
-    {
-        ref ushort w1 = ref Unsafe.Add(ref w, n), w2 = ref Unsafe.Add(ref w, 2 * n), w3 = ref Unsafe.Add(ref w, 3 * n);
-        int c = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Avx512F.IsSupported)
-        {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; c <= n - 16; c += 16)
-            {
-                var xv = Vector512.LoadUnsafe(ref x, (nuint)c);
-                a0 = Avx512F.FusedMultiplyAdd(Widen16(ref w, c), xv, a0);
-                a1 = Avx512F.FusedMultiplyAdd(Widen16(ref w1, c), xv, a1);
-                a2 = Avx512F.FusedMultiplyAdd(Widen16(ref w2, c), xv, a2);
-                a3 = Avx512F.FusedMultiplyAdd(Widen16(ref w3, c), xv, a3);
-            }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
-        }
-        else if (Avx2.IsSupported && Fma.IsSupported)
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; c <= n - 8; c += 8)
-            {
-                var xv = Vector256.LoadUnsafe(ref x, (nuint)c);
-                a0 = Fma.MultiplyAdd(Widen8(ref w, c), xv, a0);
-                a1 = Fma.MultiplyAdd(Widen8(ref w1, c), xv, a1);
-                a2 = Fma.MultiplyAdd(Widen8(ref w2, c), xv, a2);
-                a3 = Fma.MultiplyAdd(Widen8(ref w3, c), xv, a3);
-            }
-            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
-        }
-        for (; c < n; c++)
-        {
-            float xc = Unsafe.Add(ref x, c);
-            s0 += Widen(Unsafe.Add(ref w, c)) * xc; s1 += Widen(Unsafe.Add(ref w1, c)) * xc;
-            s2 += Widen(Unsafe.Add(ref w2, c)) * xc; s3 += Widen(Unsafe.Add(ref w3, c)) * xc;
-        }
-        return (s0, s1, s2, s3);
-    }
+    static Vector256<float> Pair(Vector256<uint> w, Vector256<float> x0, Vector256<float> x1, Vector256<uint> high, Vector256<float> a) =>
+        Vector256.FusedMultiplyAdd((w & high).AsSingle(), x1, Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(w, 16).AsSingle(), x0, a));
 }

@@ -8,59 +8,32 @@ namespace ArchLab.Engine.Matrices;
 /// <summary>
 /// Float32 weights, repacked so that a product reads them front to back in one stream. Rows go in blocks of 8; within a
 /// block, columns go in tiles of one vector (16 floats with AVX-512, 8 otherwise), and a tile holds its 8 rows' slices one
-/// after another (<see cref="RowBlocks"/>). Eight FMA chains, one per row, share each load of x.
+/// after another (<see cref="RowBlocks{T}"/>). Eight FMA chains, one per row, share each load of x.
 /// <para>Why: stored row-major, 8 rows are 8 streams 4·cols bytes apart, and one thread read a stories15M-sized matrix
 /// at 25–26 GB/s; the same product over this layout, prefetching 16 KiB ahead, read at 31–37 GB/s, as fast as copying
 /// (2026-12-05, AMD EPYC Zen 5, one thread). llama.cpp repacks its weights for the same reason.</para>
 /// </summary>
-public sealed class Float32Matrix : LeanMatrix
+public sealed class Float32Matrix(int rows, int cols, float[] weights, float[]? bias)
+    : BlockedMatrix<float>(Pack(rows, cols, weights), bias)
 {
-    /// <summary>How far ahead of the block being read the kernel prefetches (bytes): about DRAM latency × bandwidth.</summary>
-    const int PrefetchDistance = 16 * 1024;
-
-    readonly RowBlocks<float> packed;
-    // Matrices of more than a few KiB come from L3 or DRAM on every step (a decoder's weights rarely fit in L2): prefetch.
-    readonly bool streams;
-
-    public Float32Matrix(int rows, int cols, float[] weights, float[]? bias) : base(rows, cols, bias)
+    static RowBlocks<float> Pack(int rows, int cols, float[] weights)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {weights.Length}");
-        packed = new RowBlocks<float>(rows, cols, Simd.Wide ? 16 : 8, weights, w => w, w => w);
-        streams = 4L * weights.Length > 4096;
+        int width = Simd.Wide ? 16 : 8;
+        return new RowBlocks<float>(rows, cols, width, width, weights, (_, _, columns, tile) => columns.CopyTo(tile),
+            (columns, stored) => columns.CopyTo(stored));
     }
 
     public override WeightFormat Format => WeightFormat.Float32;
-    public override long Bytes => 4L * packed.StoredValues + 4L * (Bias?.Length ?? 0);
+    public override long Bytes => 4L * Packed.StoredValues + 4L * (Bias?.Length ?? 0);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
-    protected override unsafe void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
-    {
-        const int block = RowBlocks<float>.BlockRows;
-        Span<float> sums = stackalloc float[block];
-        for (int k = rowStart / block; k * block < rowEnd; k++)
-            for (int b = 0; b < batch; b++)
-            {
-                var xb = x.Slice(b * Cols, Cols);
-                var yb = y.Slice(b * Rows, Rows);
-                bool prefetch = streams && b == 0;
-                var dots = packed.Width == 16
-                    ? Dot16(ref packed.Block(k), ref MemoryMarshal.GetReference(xb), packed.Tiles, prefetch ? packed.End : null)
-                    : Dot8(ref packed.Block(k), ref MemoryMarshal.GetReference(xb), packed.Tiles, prefetch ? packed.End : null);
-                if (packed.TailCols == 0 && (k + 1) * block <= rowEnd)
-                    dots.StoreUnsafe(ref MemoryMarshal.GetReference(yb), (nuint)(k * block)); // the usual case: a whole block
-                else
-                {
-                    dots.CopyTo(sums);
-                    packed.AddTail(k, xb, sums);
-                    packed.Store(k, sums, yb, rowEnd);
-                }
-            }
-        AddBias(y, batch, rowStart, rowEnd);
-    }
+    protected override unsafe Vector256<float> DotBlock(int k, ref float block, ref float x, int tiles, byte* end) =>
+        Packed.Width == 16 ? Dot16(ref block, ref x, tiles, end) : Dot8(ref block, ref x, tiles, end);
 
-    /// <summary>The dot products of a block's 8 rows (from w, <paramref name="tiles"/> tiles of 8 × 16) with x, with 512-bit
-    /// vectors, prefetching ahead up to <paramref name="end"/> unless it is null. (A static method with few arguments:
-    /// inlined into the caller, the JIT kept the eight sums on the stack.)</summary>
+    /// <summary>The dot products of a block's 8 rows (<paramref name="tiles"/> tiles of 8 × 16) with x, with 512-bit
+    /// vectors, prefetching ahead up to <paramref name="end"/> unless it is null. Nothing in the loop may be a call or read
+    /// a static field: a static readonly read there (with its class-initialisation check) made the JIT keep the eight sums
+    /// on the stack, 1.5× slower.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static unsafe Vector256<float> Dot16(ref float block, ref float x, int tiles, byte* end)
     {
@@ -104,21 +77,5 @@ public sealed class Float32Matrix : LeanMatrix
             a7 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w, 56), xv, a7);
         }
         return Simd.SumEach(a0, a1, a2, a3, a4, a5, a6, a7);
-    }
-
-    /// <summary>Prefetches the 512 bytes at p (one tile of 8 × 16 floats) unless they lie past the matrix.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Prefetch512(byte* p, byte* end)
-    {
-        if (p >= end) return;
-        Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192);
-        Sse.Prefetch0(p + 256); Sse.Prefetch0(p + 320); Sse.Prefetch0(p + 384); Sse.Prefetch0(p + 448);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Prefetch256(byte* p, byte* end)
-    {
-        if (p >= end) return;
-        Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192);
     }
 }

@@ -5,12 +5,14 @@ namespace ArchLab.Engine.Matrices;
 
 /// <summary>
 /// A weight matrix [rows, cols] repacked for streaming matrix-vector products: rows in blocks of <see cref="BlockRows"/>,
-/// each block's columns in <see cref="Tiles"/> tiles of <see cref="Width"/> columns, stored tile after tile, and within a
-/// tile row after row: element (r, c) of the tiled part sits at
-/// <c>((r / 8) · Tiles + c / Width) · 8 · Width + (r % 8) · Width + c % Width</c>.
+/// each block's columns in <see cref="Tiles"/> tiles of <see cref="TileColumns"/> columns, stored tile after tile, and
+/// within a tile row after row, each row's slice of the tile packed into <see cref="Width"/> values of T by the format's
+/// <see cref="TilePacker"/> (float32 copies it; bfloat16 puts two columns in each 32-bit value). So the slice of row r in
+/// tile t starts at <c>((r / 8) · Tiles + t) · 8 · Width + (r % 8) · Width</c>.
 /// A kernel walks one block from front to back with 8 accumulators, one per row. Rows past the last (to fill the final
-/// block) are zero. Columns past the last whole tile (cols % Width of them) are kept row-major, as float32, in a small
-/// tail that <see cref="AddTail"/> adds in. The packed array is pinned so that kernels can prefetch ahead by address.
+/// block) are zero. Columns past the last whole tile (cols % TileColumns of them) are kept row-major, as float32 values
+/// of what the format stores, in a small tail that <see cref="AddTail"/> adds in. The packed array is pinned so that
+/// kernels can prefetch ahead by address.
 /// </summary>
 public sealed class RowBlocks<T> where T : unmanaged
 {
@@ -21,6 +23,7 @@ public sealed class RowBlocks<T> where T : unmanaged
 
     public int Rows { get; }
     public int Cols { get; }
+    public int TileColumns { get; }
     public int Width { get; }
     public int Tiles { get; }
     public int TailCols { get; }
@@ -29,25 +32,37 @@ public sealed class RowBlocks<T> where T : unmanaged
     /// <summary>Values stored and read by one product (the padding rows included).</summary>
     public long StoredValues => values.Length + tail.Length;
 
-    /// <param name="convert">a float32 weight as stored (e.g. rounded to bfloat16)</param>
-    /// <param name="widen">a stored value back as float32 (for the tail)</param>
-    public RowBlocks(int rows, int cols, int width, float[] weights, Func<float, T> convert, Func<T, float> widen)
+    /// <summary>Packs row r's slice of tile t (<see cref="TileColumns"/> float32 weights) into <see cref="Width"/> values.</summary>
+    public delegate void TilePacker(int r, int t, ReadOnlySpan<float> columns, Span<T> packed);
+
+    /// <summary>Writes a row's tail columns as the format stores them (e.g. rounded to bfloat16), as float32.</summary>
+    public delegate void TailRounder(ReadOnlySpan<float> columns, Span<float> stored);
+
+    public RowBlocks(int rows, int cols, int tileColumns, int width, float[] weights, TilePacker pack, TailRounder stored)
     {
         Rows = rows;
         Cols = cols;
+        TileColumns = tileColumns;
         Width = width;
-        Tiles = cols / width;
-        TailCols = cols - Tiles * width;
+        Tiles = cols / tileColumns;
+        TailCols = cols - Tiles * tileColumns;
         values = GC.AllocateArray<T>(Blocks * Tiles * BlockRows * width, pinned: true);
         tail = new float[rows * TailCols];
         for (int r = 0; r < rows; r++)
         {
-            for (int c = 0; c < Tiles * width; c++) values[Index(r, c)] = convert(weights[(long)r * cols + c]);
-            for (int c = 0; c < TailCols; c++) tail[r * TailCols + c] = widen(convert(weights[(long)r * cols + Tiles * width + c]));
+            var row = weights.AsSpan(r * cols, cols);
+            for (int t = 0; t < Tiles; t++)
+                pack(r, t, row.Slice(t * tileColumns, tileColumns), values.AsSpan(((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * width, width));
+            var rowTail = row[(Tiles * tileColumns)..];
+            if (TailCols > 0) stored(rowTail, tail.AsSpan(r * TailCols, TailCols));
         }
     }
 
-    int Index(int r, int c) => ((r / BlockRows * Tiles + c / Width) * BlockRows + r % BlockRows) * Width + c % Width;
+    /// <summary>Row r's slice of tile t (<see cref="Width"/> values).</summary>
+    public ReadOnlySpan<T> Slice(int r, int t) => values.AsSpan(((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * Width, Width);
+
+    /// <summary>Tail column c (counted from the first column past the tiles) of row r, as stored.</summary>
+    public float Tail(int r, int c) => tail[r * TailCols + c];
 
     /// <summary>The first value of row block <paramref name="block"/>.</summary>
     public ref T Block(int block) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(values), (nint)block * Tiles * BlockRows * Width);
@@ -59,7 +74,7 @@ public sealed class RowBlocks<T> where T : unmanaged
     public void AddTail(int block, ReadOnlySpan<float> x, Span<float> sums)
     {
         if (TailCols == 0) return;
-        var xTail = x.Slice(Tiles * Width, TailCols);
+        var xTail = x.Slice(Tiles * TileColumns, TailCols);
         for (int i = 0, r = block * BlockRows; i < BlockRows && r < Rows; i++, r++)
         {
             var row = tail.AsSpan(r * TailCols, TailCols);

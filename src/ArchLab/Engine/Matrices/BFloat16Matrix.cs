@@ -19,7 +19,7 @@ public sealed class BFloat16Matrix(int rows, int cols, float[] values, float[]? 
     static RowBlocks<uint> Pack(int rows, int cols, float[] values)
     {
         if (values.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {values.Length}");
-        int vector = Simd.Wide ? 16 : 8;
+        int vector = Simd.Wide && cols >= 32 ? 16 : 8;
         return new RowBlocks<uint>(rows, cols, 2 * vector, vector, values, PackPairs, (columns, stored) =>
         {
             for (int c = 0; c < columns.Length; c++) stored[c] = Widen(Round(columns[c]));

@@ -19,7 +19,7 @@ public sealed class Float32Matrix(int rows, int cols, float[] weights, float[]? 
     static RowBlocks<float> Pack(int rows, int cols, float[] weights)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"expected {rows}×{cols} weights, got {weights.Length}");
-        int width = Simd.Wide ? 16 : 8;
+        int width = Simd.Wide && cols >= 16 ? 16 : 8; // narrow matrices (Mamba's dt_proj: 8 columns) take 256-bit tiles
         return new RowBlocks<float>(rows, cols, width, width, weights, (_, _, columns, tile) => columns.CopyTo(tile),
             (columns, stored) => columns.CopyTo(stored));
     }

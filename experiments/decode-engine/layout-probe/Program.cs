@@ -9,7 +9,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 if (!Vector512.IsHardwareAccelerated) { Console.Error.WriteLine("this probe needs AVX-512"); return 1; }
-const int Cols = 288, Rounds = 12;
+const int Rounds = 12, Cols = Kernels.Cols;
 int rows = args.Length > 0 ? int.Parse(args[0]) : 52736; // 52,736 × 288 × 4 B = 60.8 MB, the stories15M shape's bytes per token
 if (rows % 8 != 0) { Console.Error.WriteLine("rows must be a multiple of 8"); return 1; }
 var random = new Random(1);
@@ -59,6 +59,8 @@ return 0;
 
 static unsafe class Kernels
 {
+    public const int Cols = 288;
+
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void RowMajor(float[] weights, float[] xs, float[] y, int rows)
     {

@@ -9,9 +9,10 @@ namespace ArchLab.Engine.Matrices;
 /// Float32 weights, repacked so that a product reads them front to back in one stream. Rows go in blocks of 8; within a
 /// block, columns go in tiles of one vector (16 floats with AVX-512, 8 otherwise), and a tile holds its 8 rows' slices one
 /// after another (<see cref="RowBlocks{T}"/>). Eight FMA chains, one per row, share each load of x.
-/// <para>Why: stored row-major, 8 rows are 8 streams 4·cols bytes apart, and one thread read a stories15M-sized matrix
-/// at 25–26 GB/s; the same product over this layout, prefetching 16 KiB ahead, read at 31–37 GB/s, as fast as copying
-/// (2026-12-05, AMD EPYC Zen 5, one thread). llama.cpp repacks its weights for the same reason.</para>
+/// <para>Why: stored row-major, 8 rows are 8 streams 4·cols bytes apart. One thread read a stories15M-sized matrix
+/// (60.8 MB, from DRAM) 11–14 % faster in this layout, prefetching 16 KiB ahead (experiments/decode-engine/layout-probe);
+/// the whole stories15M-shape step ran 1.18× faster on one thread and 1.25× on two (medians of 16 alternating pairs,
+/// 2026-12-05). From L3 (a dim-128 model) it is no faster. llama.cpp repacks its weights for the same reason.</para>
 /// </summary>
 public sealed class Float32Matrix(int rows, int cols, float[] weights, float[]? bias)
     : BlockedMatrix<float>(Pack(rows, cols, weights), bias)

@@ -52,14 +52,16 @@ public sealed class RowBlocks<T> where T : unmanaged
         {
             var row = weights.AsSpan(r * cols, cols);
             for (int t = 0; t < Tiles; t++)
-                pack(r, t, row.Slice(t * tileColumns, tileColumns), values.AsSpan(((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * width, width));
+                pack(r, t, row.Slice(t * tileColumns, tileColumns), values.AsSpan(Offset(r, t), width));
             var rowTail = row[(Tiles * tileColumns)..];
             if (TailCols > 0) stored(rowTail, tail.AsSpan(r * TailCols, TailCols));
         }
     }
 
     /// <summary>Row r's slice of tile t (<see cref="Width"/> values).</summary>
-    public ReadOnlySpan<T> Slice(int r, int t) => values.AsSpan(((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * Width, Width);
+    public ReadOnlySpan<T> Slice(int r, int t) => values.AsSpan(Offset(r, t), Width);
+
+    int Offset(int r, int t) => ((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * Width;
 
     /// <summary>Tail column c (counted from the first column past the tiles) of row r, as stored.</summary>
     public float Tail(int r, int c) => tail[r * TailCols + c];

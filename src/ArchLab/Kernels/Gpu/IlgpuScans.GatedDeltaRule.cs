@@ -13,12 +13,8 @@ public sealed partial class IlgpuScans
     public (Tensor O, Tensor Last) GatedDeltaRuleForward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, Tensor? s0 = null)
     {
         var shape = CheckDeltaRule(q, k, v, g, beta, s0);
-        return q.dtype switch
-        {
-            ScalarType.Float32 => DeltaRuleForward(Kernels<float>(), shape, q, k, v, g, beta, s0),
-            ScalarType.Float64 => DeltaRuleForward(Kernels<double>(), shape, q, k, v, g, beta, s0),
-            _ => throw UnsupportedType(q),
-        };
+        return ForDtype(q, ks => DeltaRuleForward(ks, shape, q, k, v, g, beta, s0),
+                           ks => DeltaRuleForward(ks, shape, q, k, v, g, beta, s0));
     }
 
     /// <summary>Gradients of every gated-delta-rule input given do [B,H,T,V] and dS_T [B,H,K,V] (null = zeros).</summary>
@@ -26,51 +22,42 @@ public sealed partial class IlgpuScans
                                                      Tensor? dLast)
     {
         var shape = CheckDeltaRule(q, k, v, g, beta, s0);
-        return q.dtype switch
-        {
-            ScalarType.Float32 => DeltaRuleBackward(Kernels<float>(), shape, q, k, v, g, beta, s0, dOut, dLast),
-            ScalarType.Float64 => DeltaRuleBackward(Kernels<double>(), shape, q, k, v, g, beta, s0, dOut, dLast),
-            _ => throw UnsupportedType(q),
-        };
+        return ForDtype(q, ks => DeltaRuleBackward(ks, shape, q, k, v, g, beta, s0, dOut, dLast),
+                           ks => DeltaRuleBackward(ks, shape, q, k, v, g, beta, s0, dOut, dLast));
     }
 
     (Tensor O, Tensor Last) DeltaRuleForward<T>(KernelSet<T> kernels, DeltaRuleShape s, Tensor q, Tensor k, Tensor v, Tensor g,
                                                 Tensor beta, Tensor? s0) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = q.device;
         long[] oShape = [s.Batch, s.Heads, s.Time, s.ValueDim], stateShape = [s.Batch, s.Heads, s.KeyDim, s.ValueDim];
-        lock (gate)
+        return WithBuffers<T, (Tensor, Tensor)>(q, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new DeltaRuleForwardViews<T>
             {
                 Q = buffers.Upload(q), K = buffers.Upload(k), V = buffers.Upload(v), G = buffers.Upload(g), Beta = buffers.Upload(beta),
-                S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
+                S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
                 O = buffers.Allocate(Count(oShape)), Last = buffers.Allocate(Count(stateShape)),
             };
             int rows = s.Batch * s.Heads * s.ValueDim;
             if (rows > 0) kernels.DeltaRuleForward(rows, s, views);
-            return (Download(views.O, oShape, q.dtype, device), Download(views.Last, stateShape, q.dtype, device));
-        }
+            return (buffers.Download(views.O, oShape), buffers.Download(views.Last, stateShape));
+        });
     }
 
     DeltaRuleGradients DeltaRuleBackward<T>(KernelSet<T> kernels, DeltaRuleShape s, Tensor q, Tensor k, Tensor v, Tensor g,
                                             Tensor beta, Tensor? s0, Tensor? dOut, Tensor? dLast)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = q.device;
         long[] oShape = [s.Batch, s.Heads, s.Time, s.ValueDim], stateShape = [s.Batch, s.Heads, s.KeyDim, s.ValueDim];
         long[] keyShape = [s.Batch, s.Heads, s.Time, s.KeyDim], gateShape = [s.Batch, s.Heads, s.Time];
         long perColumn = Count(oShape) * s.KeyDim;                                      // scratch [B,H,T,V,K]
-        lock (gate)
+        return WithBuffers<T, DeltaRuleGradients>(q, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new DeltaRuleBackwardViews<T>
             {
                 Q = buffers.Upload(q), K = buffers.Upload(k), V = buffers.Upload(v), G = buffers.Upload(g), Beta = buffers.Upload(beta),
-                S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
-                DO = dOut is null ? buffers.Zeros(Count(oShape)) : buffers.Upload(dOut),
-                DLast = dLast is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(dLast),
+                S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
+                DO = buffers.UploadOrZeros(dOut, Count(oShape)), DLast = buffers.UploadOrZeros(dLast, Count(stateShape)),
                 DV = buffers.Allocate(Count(oShape)), DS0 = buffers.Allocate(Count(stateShape)),
                 States = buffers.Allocate(perColumn), PartK = buffers.Allocate(perColumn),
                 PartG = buffers.Allocate(Count(oShape)), PartBeta = buffers.Allocate(Count(oShape)),
@@ -94,10 +81,9 @@ public sealed partial class IlgpuScans
                 dq.MemSetToZero(); dk.MemSetToZero(); dg.MemSetToZero(); dBeta.MemSetToZero();
             }
             return new DeltaRuleGradients(
-                Download(dq, keyShape, q.dtype, device), Download(dk, keyShape, q.dtype, device),
-                Download(views.DV, oShape, q.dtype, device), Download(dg, gateShape, q.dtype, device),
-                Download(dBeta, gateShape, q.dtype, device), Download(views.DS0, stateShape, q.dtype, device));
-        }
+                buffers.Download(dq, keyShape), buffers.Download(dk, keyShape), buffers.Download(views.DV, oShape),
+                buffers.Download(dg, gateShape), buffers.Download(dBeta, gateShape), buffers.Download(views.DS0, stateShape));
+        });
     }
 
     static DeltaRuleShape CheckDeltaRule(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, Tensor? s0)

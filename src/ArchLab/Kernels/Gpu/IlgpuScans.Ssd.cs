@@ -12,62 +12,48 @@ public sealed partial class IlgpuScans
     public (Tensor Y, Tensor Last) SsdForward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? s0 = null)
     {
         var shape = CheckSsd(x, dt, a, b, c, s0);
-        return x.dtype switch
-        {
-            ScalarType.Float32 => SsdForward(Kernels<float>(), shape, x, dt, a, b, c, s0),
-            ScalarType.Float64 => SsdForward(Kernels<double>(), shape, x, dt, a, b, c, s0),
-            _ => throw UnsupportedType(x),
-        };
+        return ForDtype(x, k => SsdForward(k, shape, x, dt, a, b, c, s0), k => SsdForward(k, shape, x, dt, a, b, c, s0));
     }
 
     /// <summary>Gradients of every SSD input given dy [B,T,H,P] and dS_T [B,H,P,N] (null = zeros).</summary>
     public SsdGradients SsdBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? s0, Tensor? dy, Tensor? dLast)
     {
         var shape = CheckSsd(x, dt, a, b, c, s0);
-        return x.dtype switch
-        {
-            ScalarType.Float32 => SsdBackward(Kernels<float>(), shape, x, dt, a, b, c, s0, dy, dLast),
-            ScalarType.Float64 => SsdBackward(Kernels<double>(), shape, x, dt, a, b, c, s0, dy, dLast),
-            _ => throw UnsupportedType(x),
-        };
+        return ForDtype(x, k => SsdBackward(k, shape, x, dt, a, b, c, s0, dy, dLast),
+                           k => SsdBackward(k, shape, x, dt, a, b, c, s0, dy, dLast));
     }
 
     (Tensor Y, Tensor Last) SsdForward<T>(KernelSet<T> kernels, SsdShape s, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c,
                                           Tensor? s0) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = x.device;
         long[] yShape = [s.Batch, s.Time, s.Heads, s.HeadDim], stateShape = [s.Batch, s.Heads, s.HeadDim, s.State];
-        lock (gate)
+        return WithBuffers<T, (Tensor, Tensor)>(x, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var v = new SsdForwardViews<T>
             {
                 X = buffers.Upload(x), Dt = buffers.Upload(dt), A = buffers.Upload(a), B = buffers.Upload(b), C = buffers.Upload(c),
-                S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
+                S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
                 Y = buffers.Allocate(Count(yShape)), Last = buffers.Allocate(Count(stateShape)),
             };
             int rows = s.Batch * s.Heads * s.HeadDim;
             if (rows > 0) kernels.SsdForward(rows, s, v);
-            return (Download(v.Y, yShape, x.dtype, device), Download(v.Last, stateShape, x.dtype, device));
-        }
+            return (buffers.Download(v.Y, yShape), buffers.Download(v.Last, stateShape));
+        });
     }
 
     SsdGradients SsdBackward<T>(KernelSet<T> kernels, SsdShape s, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? s0,
                                 Tensor? dy, Tensor? dLast) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = x.device;
         long[] yShape = [s.Batch, s.Time, s.Heads, s.HeadDim], stateShape = [s.Batch, s.Heads, s.HeadDim, s.State];
         long[] dtShape = [s.Batch, s.Time, s.Heads], bShape = [s.Batch, s.Time, s.Heads, s.State];
         long perRow = Count(yShape) * s.State;                                          // [B,T,H,P,N]
-        lock (gate)
+        return WithBuffers<T, SsdGradients>(x, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var v = new SsdBackwardViews<T>
             {
                 X = buffers.Upload(x), Dt = buffers.Upload(dt), A = buffers.Upload(a), B = buffers.Upload(b), C = buffers.Upload(c),
-                S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
-                DY = dy is null ? buffers.Zeros(Count(yShape)) : buffers.Upload(dy),
-                DLast = dLast is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(dLast),
+                S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
+                DY = buffers.UploadOrZeros(dy, Count(yShape)), DLast = buffers.UploadOrZeros(dLast, Count(stateShape)),
                 DX = buffers.Allocate(Count(yShape)), DS0 = buffers.Allocate(Count(stateShape)),
                 States = buffers.Allocate(perRow), PartB = buffers.Allocate(perRow),
                 PartDt = buffers.Allocate(Count(yShape)), PartA = buffers.Allocate((long)s.Batch * s.Heads * s.HeadDim),
@@ -93,10 +79,9 @@ public sealed partial class IlgpuScans
                 dDt.MemSetToZero(); dA.MemSetToZero(); dB.MemSetToZero(); dC.MemSetToZero();
             }
             return new SsdGradients(
-                Download(v.DX, yShape, x.dtype, device), Download(dDt, dtShape, x.dtype, device),
-                Download(dA, [s.Heads], x.dtype, device), Download(dB, bShape, x.dtype, device),
-                Download(dC, bShape, x.dtype, device), Download(v.DS0, stateShape, x.dtype, device));
-        }
+                buffers.Download(v.DX, yShape), buffers.Download(dDt, dtShape), buffers.Download(dA, [s.Heads]),
+                buffers.Download(dB, bShape), buffers.Download(dC, bShape), buffers.Download(v.DS0, stateShape));
+        });
     }
 
     static SsdShape CheckSsd(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? s0)

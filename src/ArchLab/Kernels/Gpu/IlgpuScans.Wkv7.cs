@@ -12,61 +12,48 @@ public sealed partial class IlgpuScans
     public (Tensor Y, Tensor Last) Wkv7Forward(Tensor r, Tensor logW, Tensor k, Tensor v, Tensor a, Tensor b, Tensor? s0 = null)
     {
         var shape = CheckWkv7(r, logW, k, v, a, b, s0);
-        return r.dtype switch
-        {
-            ScalarType.Float32 => Wkv7Forward(Kernels<float>(), shape, r, logW, k, v, a, b, s0),
-            ScalarType.Float64 => Wkv7Forward(Kernels<double>(), shape, r, logW, k, v, a, b, s0),
-            _ => throw UnsupportedType(r),
-        };
+        return ForDtype(r, ks => Wkv7Forward(ks, shape, r, logW, k, v, a, b, s0),
+                           ks => Wkv7Forward(ks, shape, r, logW, k, v, a, b, s0));
     }
 
     /// <summary>Gradients of every WKV-7 input given dy [B,T,H,N] and dS_T [B,H,N,N] (null = zeros).</summary>
     public Wkv7Gradients Wkv7Backward(Tensor r, Tensor logW, Tensor k, Tensor v, Tensor a, Tensor b, Tensor? s0, Tensor? dy, Tensor? dLast)
     {
         var shape = CheckWkv7(r, logW, k, v, a, b, s0);
-        return r.dtype switch
-        {
-            ScalarType.Float32 => Wkv7Backward(Kernels<float>(), shape, r, logW, k, v, a, b, s0, dy, dLast),
-            ScalarType.Float64 => Wkv7Backward(Kernels<double>(), shape, r, logW, k, v, a, b, s0, dy, dLast),
-            _ => throw UnsupportedType(r),
-        };
+        return ForDtype(r, ks => Wkv7Backward(ks, shape, r, logW, k, v, a, b, s0, dy, dLast),
+                           ks => Wkv7Backward(ks, shape, r, logW, k, v, a, b, s0, dy, dLast));
     }
 
     (Tensor Y, Tensor Last) Wkv7Forward<T>(KernelSet<T> kernels, Wkv7Shape s, Tensor r, Tensor logW, Tensor k, Tensor v, Tensor a,
                                            Tensor b, Tensor? s0) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = r.device;
         long[] tokenShape = [s.Batch, s.Time, s.Heads, s.HeadSize], stateShape = [s.Batch, s.Heads, s.HeadSize, s.HeadSize];
-        lock (gate)
+        return WithBuffers<T, (Tensor, Tensor)>(r, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new Wkv7ForwardViews<T>
             {
                 R = buffers.Upload(r), LogW = buffers.Upload(logW), K = buffers.Upload(k), V = buffers.Upload(v),
-                A = buffers.Upload(a), B = buffers.Upload(b), S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
+                A = buffers.Upload(a), B = buffers.Upload(b), S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
                 Y = buffers.Allocate(Count(tokenShape)), Last = buffers.Allocate(Count(stateShape)),
             };
             int rows = s.Batch * s.Heads * s.HeadSize;
             if (rows > 0) kernels.Wkv7Forward(rows, s, views);
-            return (Download(views.Y, tokenShape, r.dtype, device), Download(views.Last, stateShape, r.dtype, device));
-        }
+            return (buffers.Download(views.Y, tokenShape), buffers.Download(views.Last, stateShape));
+        });
     }
 
     Wkv7Gradients Wkv7Backward<T>(KernelSet<T> kernels, Wkv7Shape s, Tensor r, Tensor logW, Tensor k, Tensor v, Tensor a, Tensor b,
                                   Tensor? s0, Tensor? dy, Tensor? dLast) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = r.device;
         long[] tokenShape = [s.Batch, s.Time, s.Heads, s.HeadSize], stateShape = [s.Batch, s.Heads, s.HeadSize, s.HeadSize];
         long tokens = Count(tokenShape), perRow = tokens * s.HeadSize;                 // scratch [B,T,H,N,N]
-        lock (gate)
+        return WithBuffers<T, Wkv7Gradients>(r, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new Wkv7BackwardViews<T>
             {
                 R = buffers.Upload(r), LogW = buffers.Upload(logW), K = buffers.Upload(k), V = buffers.Upload(v),
-                A = buffers.Upload(a), B = buffers.Upload(b), S0 = s0 is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(s0),
-                DY = dy is null ? buffers.Zeros(tokens) : buffers.Upload(dy),
-                DLast = dLast is null ? buffers.Zeros(Count(stateShape)) : buffers.Upload(dLast),
+                A = buffers.Upload(a), B = buffers.Upload(b), S0 = buffers.UploadOrZeros(s0, Count(stateShape)),
+                DY = buffers.UploadOrZeros(dy, tokens), DLast = buffers.UploadOrZeros(dLast, Count(stateShape)),
                 DV = buffers.Allocate(tokens), DS0 = buffers.Allocate(Count(stateShape)),
                 States = buffers.Allocate(perRow), PartW = buffers.Allocate(perRow), PartK = buffers.Allocate(perRow),
                 PartA = buffers.Allocate(perRow), PartB = buffers.Allocate(perRow),
@@ -85,10 +72,10 @@ public sealed partial class IlgpuScans
             {
                 foreach (var sum in sums) sum.MemSetToZero();
             }
-            Tensor Out(ArrayView<T> view) => Download(view, tokenShape, r.dtype, device);
+            Tensor Out(ArrayView<T> view) => buffers.Download(view, tokenShape);
             return new Wkv7Gradients(Out(sums[0]), Out(sums[1]), Out(sums[2]), Out(views.DV), Out(sums[3]), Out(sums[4]),
-                                     Download(views.DS0, stateShape, r.dtype, device));
-        }
+                                     buffers.Download(views.DS0, stateShape));
+        });
     }
 
     static Wkv7Shape CheckWkv7(Tensor r, Tensor logW, Tensor k, Tensor v, Tensor a, Tensor b, Tensor? s0)

@@ -1,12 +1,10 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using static TorchSharp.torch;
-using Device = TorchSharp.torch.Device;
 
 namespace ArchLab.Kernels.Gpu;
 
@@ -64,12 +62,7 @@ public sealed partial class IlgpuScans : IDisposable
     public (Tensor Y, Tensor Last) SelectiveScanForward(Tensor x, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? h0 = null)
     {
         var shape = CheckScan(x, delta, a, b, c, h0);
-        return x.dtype switch
-        {
-            ScalarType.Float32 => ScanForward(Kernels<float>(), shape, x, delta, a, b, c, h0),
-            ScalarType.Float64 => ScanForward(Kernels<double>(), shape, x, delta, a, b, c, h0),
-            _ => throw UnsupportedType(x),
-        };
+        return ForDtype(x, k => ScanForward(k, shape, x, delta, a, b, c, h0), k => ScanForward(k, shape, x, delta, a, b, c, h0));
     }
 
     /// <summary>Gradients of every scan input given dy [B,T,E] and dh_T [B,E,N] (null = zeros).</summary>
@@ -77,51 +70,42 @@ public sealed partial class IlgpuScans : IDisposable
                                                         Tensor? dy, Tensor? dLast)
     {
         var shape = CheckScan(x, delta, a, b, c, h0);
-        return x.dtype switch
-        {
-            ScalarType.Float32 => ScanBackward(Kernels<float>(), shape, x, delta, a, b, c, h0, dy, dLast),
-            ScalarType.Float64 => ScanBackward(Kernels<double>(), shape, x, delta, a, b, c, h0, dy, dLast),
-            _ => throw UnsupportedType(x),
-        };
+        return ForDtype(x, k => ScanBackward(k, shape, x, delta, a, b, c, h0, dy, dLast),
+                           k => ScanBackward(k, shape, x, delta, a, b, c, h0, dy, dLast));
     }
 
     (Tensor Y, Tensor Last) ScanForward<T>(KernelSet<T> kernels, ScanShape s, Tensor x, Tensor delta, Tensor a, Tensor b,
                                             Tensor c, Tensor? h0) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = x.device;
         long[] yShape = [s.Batch, s.Time, s.Inner], hShape = [s.Batch, s.Inner, s.State];
-        lock (gate)
+        return WithBuffers<T, (Tensor, Tensor)>(x, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var v = new ScanForwardViews<T>
             {
                 X = buffers.Upload(x), Delta = buffers.Upload(delta), A = buffers.Upload(a), B = buffers.Upload(b),
-                C = buffers.Upload(c), H0 = h0 is null ? buffers.Zeros(Count(hShape)) : buffers.Upload(h0),
+                C = buffers.Upload(c), H0 = buffers.UploadOrZeros(h0, Count(hShape)),
                 Y = buffers.Allocate(Count(yShape)), Last = buffers.Allocate(Count(hShape)),
             };
             int rows = s.Batch * s.Inner;
             if (rows > 0) kernels.ScanForward(rows, s, v);
-            return (Download(v.Y, yShape, x.dtype, device), Download(v.Last, hShape, x.dtype, device));
-        }
+            return (buffers.Download(v.Y, yShape), buffers.Download(v.Last, hShape));
+        });
     }
 
     SelectiveScanGradients ScanBackward<T>(KernelSet<T> kernels, ScanShape s, Tensor x, Tensor delta, Tensor a, Tensor b,
                                            Tensor c, Tensor? h0, Tensor? dy, Tensor? dLast)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = x.device;
         long[] yShape = [s.Batch, s.Time, s.Inner], hShape = [s.Batch, s.Inner, s.State];
         long[] aShape = [s.Inner, s.State], bShape = [s.Batch, s.Time, s.State];
         long perChannel = (long)s.Batch * s.Inner * s.Time * s.State;
-        lock (gate)
+        return WithBuffers<T, SelectiveScanGradients>(x, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var v = new ScanBackwardViews<T>
             {
                 X = buffers.Upload(x), Delta = buffers.Upload(delta), A = buffers.Upload(a), B = buffers.Upload(b),
-                C = buffers.Upload(c), H0 = h0 is null ? buffers.Zeros(Count(hShape)) : buffers.Upload(h0),
-                DY = dy is null ? buffers.Zeros(Count(yShape)) : buffers.Upload(dy),
-                DLast = dLast is null ? buffers.Zeros(Count(hShape)) : buffers.Upload(dLast),
+                C = buffers.Upload(c), H0 = buffers.UploadOrZeros(h0, Count(hShape)),
+                DY = buffers.UploadOrZeros(dy, Count(yShape)), DLast = buffers.UploadOrZeros(dLast, Count(hShape)),
                 DX = buffers.Allocate(Count(yShape)), DDelta = buffers.Allocate(Count(yShape)), DH0 = buffers.Allocate(Count(hShape)),
                 States = buffers.Allocate(perChannel), PartB = buffers.Allocate(perChannel), PartA = buffers.Allocate(Count(hShape)),
             };
@@ -141,10 +125,9 @@ public sealed partial class IlgpuScans : IDisposable
                 dA.MemSetToZero(); dB.MemSetToZero(); dC.MemSetToZero();
             }
             return new SelectiveScanGradients(
-                Download(v.DX, yShape, x.dtype, device), Download(v.DDelta, yShape, x.dtype, device),
-                Download(dA, aShape, x.dtype, device), Download(dB, bShape, x.dtype, device),
-                Download(dC, bShape, x.dtype, device), Download(v.DH0, hShape, x.dtype, device));
-        }
+                buffers.Download(v.DX, yShape), buffers.Download(v.DDelta, yShape), buffers.Download(dA, aShape),
+                buffers.Download(dB, bShape), buffers.Download(dC, bShape), buffers.Download(v.DH0, hShape));
+        });
     }
 
     static ScanShape CheckScan(Tensor x, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? h0)
@@ -170,12 +153,7 @@ public sealed partial class IlgpuScans : IDisposable
     public WkvResult WkvForward(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial = null)
     {
         var shape = CheckWkv(w, u, k, v, initial);
-        return k.dtype switch
-        {
-            ScalarType.Float32 => WkvForward(Kernels<float>(), shape, w, u, k, v, initial),
-            ScalarType.Float64 => WkvForward(Kernels<double>(), shape, w, u, k, v, initial),
-            _ => throw UnsupportedType(k),
-        };
+        return ForDtype(k, ks => WkvForward(ks, shape, w, u, k, v, initial), ks => WkvForward(ks, shape, w, u, k, v, initial));
     }
 
     /// <summary>Gradients of w, u, k, v and the initial state given dy [B,T,C] and the final state's gradient (null =
@@ -184,23 +162,17 @@ public sealed partial class IlgpuScans : IDisposable
     {
         var shape = CheckWkv(w, u, k, v, initial);
         if (dFinal is not null) CheckState(dFinal, shape, "final-state gradient");
-        return k.dtype switch
-        {
-            ScalarType.Float32 => WkvBackward(Kernels<float>(), shape, w, u, k, v, initial, dy, dFinal),
-            ScalarType.Float64 => WkvBackward(Kernels<double>(), shape, w, u, k, v, initial, dy, dFinal),
-            _ => throw UnsupportedType(k),
-        };
+        return ForDtype(k, ks => WkvBackward(ks, shape, w, u, k, v, initial, dy, dFinal),
+                           ks => WkvBackward(ks, shape, w, u, k, v, initial, dy, dFinal));
     }
 
     WkvResult WkvForward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = k.device;
         initial ??= Wkv4State.Empty(s.Batch, s.Channels, k.dtype);
         long[] yShape = [s.Batch, s.Time, s.Channels], stateShape = [s.Batch, s.Channels];
-        lock (gate)
+        return WithBuffers<T, WkvResult>(k, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new WkvForwardViews<T>
             {
                 W = buffers.Upload(w), U = buffers.Upload(u), K = buffers.Upload(k), V = buffers.Upload(v),
@@ -210,30 +182,27 @@ public sealed partial class IlgpuScans : IDisposable
             };
             int rows = s.Batch * s.Channels;
             if (rows > 0) kernels.WkvForward(rows, s, views);
-            return new WkvResult(Download(views.Y, yShape, k.dtype, device),
-                new Wkv4State(Download(views.A, stateShape, k.dtype, device), Download(views.B, stateShape, k.dtype, device),
-                             Download(views.P, stateShape, k.dtype, device)));
-        }
+            return new WkvResult(buffers.Download(views.Y, yShape),
+                new Wkv4State(buffers.Download(views.A, stateShape), buffers.Download(views.B, stateShape),
+                              buffers.Download(views.P, stateShape)));
+        });
     }
 
     WkvGradients WkvBackward<T>(KernelSet<T> kernels, WkvShape s, Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial,
                                 Tensor? dy, Wkv4State? dFinal) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = k.device;
         initial ??= Wkv4State.Empty(s.Batch, s.Channels, k.dtype);
         long[] yShape = [s.Batch, s.Time, s.Channels], stateShape = [s.Batch, s.Channels], channelShape = [s.Channels];
         long tokens = Count(yShape), states = Count(stateShape);
-        lock (gate)
+        return WithBuffers<T, WkvGradients>(k, buffers =>
         {
-            using var buffers = new BufferList<T>(Accelerator);
             var views = new WkvBackwardViews<T>
             {
                 W = buffers.Upload(w), U = buffers.Upload(u), K = buffers.Upload(k), V = buffers.Upload(v),
                 A0 = buffers.Upload(initial.A), B0 = buffers.Upload(initial.B), P0 = buffers.Upload(initial.P),
-                DY = dy is null ? buffers.Zeros(tokens) : buffers.Upload(dy),
-                DA = dFinal is null ? buffers.Zeros(states) : buffers.Upload(dFinal.A),
-                DB = dFinal is null ? buffers.Zeros(states) : buffers.Upload(dFinal.B),
-                DP = dFinal is null ? buffers.Zeros(states) : buffers.Upload(dFinal.P),
+                DY = buffers.UploadOrZeros(dy, tokens),
+                DA = buffers.UploadOrZeros(dFinal?.A, states), DB = buffers.UploadOrZeros(dFinal?.B, states),
+                DP = buffers.UploadOrZeros(dFinal?.P, states),
                 SA = buffers.Allocate(tokens), SB = buffers.Allocate(tokens), SP = buffers.Allocate(tokens),
                 DK = buffers.Allocate(tokens), DV = buffers.Allocate(tokens),
                 DA0 = buffers.Allocate(states), DB0 = buffers.Allocate(states), DP0 = buffers.Allocate(states),
@@ -253,11 +222,11 @@ public sealed partial class IlgpuScans : IDisposable
                 dw.MemSetToZero(); du.MemSetToZero();
             }
             return new WkvGradients(
-                Download(dw, channelShape, k.dtype, device), Download(du, channelShape, k.dtype, device),
-                Download(views.DK, yShape, k.dtype, device), Download(views.DV, yShape, k.dtype, device),
-                new Wkv4State(Download(views.DA0, stateShape, k.dtype, device), Download(views.DB0, stateShape, k.dtype, device),
-                             Download(views.DP0, stateShape, k.dtype, device)));
-        }
+                buffers.Download(dw, channelShape), buffers.Download(du, channelShape),
+                buffers.Download(views.DK, yShape), buffers.Download(views.DV, yShape),
+                new Wkv4State(buffers.Download(views.DA0, stateShape), buffers.Download(views.DB0, stateShape),
+                              buffers.Download(views.DP0, stateShape)));
+        });
     }
 
     static WkvShape CheckWkv(Tensor w, Tensor u, Tensor k, Tensor v, Wkv4State? initial)
@@ -291,22 +260,21 @@ public sealed partial class IlgpuScans : IDisposable
         }
     }
 
+    /// <summary>Runs <paramref name="float32"/> or <paramref name="float64"/> with the kernels of <paramref name="first"/>'s
+    /// element type (one lambda per type, as the kernels are generic).</summary>
+    TResult ForDtype<TResult>(Tensor first, Func<KernelSet<float>, TResult> float32, Func<KernelSet<double>, TResult> float64) =>
+        first.dtype switch
+        {
+            ScalarType.Float32 => float32(Kernels<float>()),
+            ScalarType.Float64 => float64(Kernels<double>()),
+            _ => throw UnsupportedType(first),
+        };
+
     static void Sum<T>(KernelSet<T> kernels, ArrayView<T> input, ArrayView<T> output, SumShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int count = shape.Outer * shape.Inner;
         if (count > 0) kernels.SumMiddle(count, shape, input, output);
-    }
-
-    /// <summary>A new tensor on <paramref name="device"/> with the contents of a device buffer (copied through host memory).</summary>
-    Tensor Download<T>(ArrayView<T> view, long[] shape, ScalarType dtype, Device device) where T : unmanaged
-    {
-        Accelerator.Synchronize();
-        var result = empty(shape, dtype: dtype);
-        long count = Count(shape);
-        if (count > 0)
-            view.SubView(0, count).CopyToCPU(ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, T>(result.bytes)), count);
-        return device.type == TorchSharp.DeviceType.CPU ? result : result.to(device);
     }
 
     static long Count(long[] shape) => shape.Aggregate(1L, (a, b) => a * b);
@@ -326,68 +294,4 @@ public sealed partial class IlgpuScans : IDisposable
 
     static ArgumentException UnsupportedType(Tensor t) =>
         new($"ILGPU kernels support float32 and float64 tensors, not {t.dtype}");
-
-    /// <summary>The compiled kernels for one element type, loaded on an accelerator.</summary>
-    sealed class KernelSet<T>(Accelerator accelerator) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public readonly Action<Index1D, ScanShape, ScanForwardViews<T>> ScanForward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, ScanShape, ScanForwardViews<T>>(IlgpuScanKernels<T>.SelectiveScanForward);
-        public readonly Action<Index1D, ScanShape, ScanBackwardViews<T>> ScanBackward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, ScanShape, ScanBackwardViews<T>>(IlgpuScanKernels<T>.SelectiveScanBackward);
-        public readonly Action<Index1D, WkvShape, WkvForwardViews<T>> WkvForward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, WkvShape, WkvForwardViews<T>>(IlgpuScanKernels<T>.WkvForward);
-        public readonly Action<Index1D, WkvShape, WkvBackwardViews<T>> WkvBackward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, WkvShape, WkvBackwardViews<T>>(IlgpuScanKernels<T>.WkvBackward);
-        public readonly Action<Index1D, SsdShape, SsdForwardViews<T>> SsdForward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, SsdShape, SsdForwardViews<T>>(IlgpuScanKernels<T>.SsdForward);
-        public readonly Action<Index1D, SsdShape, SsdBackwardViews<T>> SsdBackward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, SsdShape, SsdBackwardViews<T>>(IlgpuScanKernels<T>.SsdBackward);
-        public readonly Action<Index1D, Wkv7Shape, Wkv7ForwardViews<T>> Wkv7Forward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, Wkv7Shape, Wkv7ForwardViews<T>>(IlgpuScanKernels<T>.Wkv7Forward);
-        public readonly Action<Index1D, Wkv7Shape, Wkv7BackwardViews<T>> Wkv7Backward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, Wkv7Shape, Wkv7BackwardViews<T>>(IlgpuScanKernels<T>.Wkv7Backward);
-        public readonly Action<Index1D, DeltaRuleShape, DeltaRuleForwardViews<T>> DeltaRuleForward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, DeltaRuleShape, DeltaRuleForwardViews<T>>(IlgpuScanKernels<T>.GatedDeltaRuleForward);
-        public readonly Action<Index1D, DeltaRuleShape, DeltaRuleBackwardViews<T>> DeltaRuleBackward =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, DeltaRuleShape, DeltaRuleBackwardViews<T>>(IlgpuScanKernels<T>.GatedDeltaRuleBackward);
-        public readonly Action<Index1D, SumShape, ArrayView<T>, ArrayView<T>> SumMiddle =
-            accelerator.LoadAutoGroupedStreamKernel<Index1D, SumShape, ArrayView<T>, ArrayView<T>>(IlgpuScanKernels<T>.SumMiddle);
-    }
-
-    /// <summary>Device buffers of one call, freed together.</summary>
-    sealed class BufferList<T>(Accelerator accelerator) : IDisposable where T : unmanaged
-    {
-        readonly List<MemoryBuffer1D<T, Stride1D.Dense>> buffers = [];
-
-        /// <summary>An uninitialised buffer of <paramref name="count"/> elements (at least one is allocated).</summary>
-        public ArrayView<T> Allocate(long count)
-        {
-            var buffer = accelerator.Allocate1D<T>(Math.Max(1, count));
-            buffers.Add(buffer);
-            return buffer.View.SubView(0, count);
-        }
-
-        public ArrayView<T> Zeros(long count)
-        {
-            var view = Allocate(count);
-            if (count > 0) view.MemSetToZero();
-            return view;
-        }
-
-        /// <summary>A buffer holding the tensor's values in row-major order (copied via a contiguous CPU copy).</summary>
-        public ArrayView<T> Upload(Tensor tensor)
-        {
-            using var host = tensor.detach().cpu().contiguous();
-            long count = host.numel();
-            var view = Allocate(count);
-            if (count > 0)
-                view.CopyFromCPU(ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, T>(host.bytes)), count);
-            return view;
-        }
-
-        public void Dispose()
-        {
-            foreach (var buffer in buffers) buffer.Dispose();
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using ArchLab.Tests.TestSupport;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ArchLab.Tests.Kernels.Gpu;
@@ -18,9 +19,10 @@ static class RecurrenceComparison
         return draw(generator).Select(t => t.detach().requires_grad_(true)).ToArray();
     }
 
-    /// <summary>Asserts every quantity within <paramref name="relative"/> × max(1, its largest magnitude) and returns the
-    /// largest such scaled error seen (for the test log).</summary>
-    public static double AssertClose(Tensor[] inputs, string[] names, Recurrence reference, Recurrence ilgpu, double relative)
+    /// <summary>Asserts every quantity within <paramref name="relative"/> × max(1, its largest magnitude) and writes the
+    /// largest such scaled error seen to the test log.</summary>
+    public static void AssertClose(ITestOutputHelper log, Tensor[] inputs, string[] names, Recurrence reference, Recurrence ilgpu,
+                                   double relative)
     {
         var expected = Run(inputs, reference);
         var actual = Run(inputs, ilgpu);
@@ -39,7 +41,23 @@ static class RecurrenceComparison
             Assert.True(expected.Grads[i].abs().max().to(ScalarType.Float64).item<double>() > 1e-3, $"d{names[i]} is trivially small");
             Check(expected.Grads[i], actual.Grads[i], "d" + names[i]);
         }
-        return worst;
+        log.WriteLine($"{inputs[0].dtype}: largest scaled difference {worst:E2}");
+    }
+
+    /// <summary>Asserts that a null initial state gives exactly the output and final state that zeros give.</summary>
+    public static void AssertNullStateIsZeros(Tensor initialState, Func<Tensor?, (Tensor Output, Tensor State)> forward)
+    {
+        var (output, state) = forward(null);
+        var (outputFromZeros, stateFromZeros) = forward(zeros_like(initialState));
+        Assert.Equal(0, (output - outputFromZeros).abs().max().item<double>());
+        Assert.Equal(0, (state - stateFromZeros).abs().max().item<double>());
+    }
+
+    /// <summary>Asserts that <paramref name="call"/> throws an ArgumentException whose message contains <paramref name="expected"/>.</summary>
+    public static void AssertShapeError(string expected, Action call)
+    {
+        var ex = Assert.Throws<ArgumentException>(call);
+        Assert.Contains(expected, ex.Message);
     }
 
     static (Tensor Output, Tensor State, Tensor[] Grads) Run(Tensor[] inputs, Recurrence recurrence)

@@ -40,34 +40,6 @@ public class GatedDeltaNetTests
         return state;
     }
 
-    static (Tensor Output, GatedDeltaNetState State) Chunks(GatedDeltaNet mixer, Tensor x, GatedDeltaNetState? initial, long chunk)
-    {
-        var state = initial;
-        var pieces = new List<Tensor>();
-        for (long t = 0; t < x.shape[1]; t += chunk)
-        {
-            var (y, final) = mixer.Forward(x.narrow(1, t, Math.Min(chunk, x.shape[1] - t)), state, returnFinal: true);
-            pieces.Add(y);
-            state = (GatedDeltaNetState)final!;
-        }
-        return (cat(pieces, 1), state!);
-    }
-
-    static (Tensor Output, GatedDeltaNetState State) Steps(GatedDeltaNet mixer, Tensor x, GatedDeltaNetState? initial)
-    {
-        var state = initial ?? (GatedDeltaNetState)mixer.AllocateState(x.shape[0], x.shape[1], x.dtype, x.device);
-        var pieces = Enumerable.Range(0, (int)x.shape[1]).Select(t => mixer.Step(x.select(1, t), state).unsqueeze(1)).ToList();
-        return (cat(pieces, 1), state);
-    }
-
-    static void SameState(GatedDeltaNetState expected, GatedDeltaNetState actual, double atol, string what)
-    {
-        Assert.Equal(expected.Position, actual.Position);
-        Assert.Equal(expected.Conv is null, actual.Conv is null);
-        if (expected.Conv is not null) TensorAssert.Close(expected.Conv, actual.Conv!, atol, what + " conv state");
-        TensorAssert.Close(expected.Recurrent, actual.Recurrent, atol, what + " recurrent state");
-    }
-
     [Theory]
     [InlineData(ScalarType.Float64, 1e-9, false)]
     [InlineData(ScalarType.Float64, 1e-9, true)]
@@ -90,26 +62,26 @@ public class GatedDeltaNetTests
         var (yr, recurrent) = mixer.Forward(x, initial?.Clone(), returnFinal: true);
         mixer.Form = GatedDeltaRuleForm.Chunked;
         TensorAssert.Close(y, yr, atol, "recurrent form output");
-        SameState(chunked, (GatedDeltaNetState)recurrent!, atol, "recurrent form");
+        MixerRuns.SameState(chunked, (GatedDeltaNetState)recurrent!, atol, "recurrent form");
 
-        var (ys, stepped) = Steps(mixer, x, initial?.Clone());
+        var (ys, stepped) = MixerRuns.Stepped(mixer, x, initial?.Clone());
         TensorAssert.Close(y, ys, atol, "step output");
-        SameState(chunked, stepped, atol, "step");
+        MixerRuns.SameState(chunked, stepped, atol, "step");
 
         foreach (int size in new[] { 1, 3, 16, 64 })
         {
             mixer.ChunkSize = size;
             var (yk, other) = mixer.Forward(x, initial?.Clone(), returnFinal: true);
             TensorAssert.Close(y, yk, atol, $"chunk size {size} output");
-            SameState(chunked, (GatedDeltaNetState)other!, atol, $"chunk size {size}");
+            MixerRuns.SameState(chunked, (GatedDeltaNetState)other!, atol, $"chunk size {size}");
         }
         mixer.ChunkSize = 8;
 
         foreach (long piece in new long[] { 1, 5, 8, 36 })
         {
-            var (yc, continued) = Chunks(mixer, x, initial?.Clone(), piece);
+            var (yc, continued) = MixerRuns.Chunked(mixer, x, initial?.Clone(), piece);
             TensorAssert.Close(y, yc, atol, $"calls of {piece} tokens output");
-            SameState(chunked, continued, atol, $"calls of {piece} tokens");
+            MixerRuns.SameState(chunked, continued, atol, $"calls of {piece} tokens");
         }
 
         foreach (long split in new long[] { 1, 16, 20, 36 })
@@ -117,7 +89,7 @@ public class GatedDeltaNetTests
             var (head, mid) = mixer.Forward(x.narrow(1, 0, split), initial?.Clone(), returnFinal: true);
             var (tail, end) = mixer.Forward(x.narrow(1, split, Time - split), mid, returnFinal: true);
             TensorAssert.Close(y, cat([head, tail], 1), atol, $"split {split} output");
-            SameState(chunked, (GatedDeltaNetState)end!, atol, $"split {split}");
+            MixerRuns.SameState(chunked, (GatedDeltaNetState)end!, atol, $"split {split}");
         }
     }
 
@@ -142,12 +114,12 @@ public class GatedDeltaNetTests
         var x = randn(Batch, 11, config.Dim, dtype: ScalarType.Float64);
         var initial = RandomState(mixer, ScalarType.Float64);
         var (y, final) = mixer.Forward(x, initial.Clone(), returnFinal: true);
-        var (ys, stepped) = Steps(mixer, x, initial.Clone());
-        var (yc, chunked) = Chunks(mixer, x, initial.Clone(), 3);
+        var (ys, stepped) = MixerRuns.Stepped(mixer, x, initial.Clone());
+        var (yc, chunked) = MixerRuns.Chunked(mixer, x, initial.Clone(), 3);
         TensorAssert.Close(y, ys, 1e-9, "step output");
         TensorAssert.Close(y, yc, 1e-9, "calls of 3 output");
-        SameState((GatedDeltaNetState)final!, stepped, 1e-9, "step");
-        SameState((GatedDeltaNetState)final!, chunked, 1e-9, "calls of 3");
+        MixerRuns.SameState((GatedDeltaNetState)final!, stepped, 1e-9, "step");
+        MixerRuns.SameState((GatedDeltaNetState)final!, chunked, 1e-9, "calls of 3");
     }
 
     /// <summary>β up to 2 (allow_neg_eigval) changes the function: the option is not silently ignored.</summary>

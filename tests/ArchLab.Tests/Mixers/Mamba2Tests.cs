@@ -36,34 +36,6 @@ public class Mamba2Tests
         new(randn(Batch, mixer.ConvChannels, mixer.ConvKernel - 1, dtype: dtype),
             0.5 * randn(Batch, mixer.Heads, mixer.HeadDim, mixer.StateSize, dtype: dtype), position);
 
-    static (Tensor Output, Mamba2State State) Chunked(Mamba2 mixer, Tensor x, Mamba2State? initial, long chunk)
-    {
-        var state = initial;
-        var pieces = new List<Tensor>();
-        for (long t = 0; t < x.shape[1]; t += chunk)
-        {
-            var (y, final) = mixer.Forward(x.narrow(1, t, Math.Min(chunk, x.shape[1] - t)), state, returnFinal: true);
-            pieces.Add(y);
-            state = (Mamba2State)final!;
-        }
-        return (cat(pieces, 1), state!);
-    }
-
-    static (Tensor Output, Mamba2State State) Recurrent(Mamba2 mixer, Tensor x, Mamba2State? initial)
-    {
-        var state = initial ?? (Mamba2State)mixer.AllocateState(x.shape[0], x.shape[1], x.dtype, x.device);
-        var pieces = Enumerable.Range(0, (int)x.shape[1]).Select(t => mixer.Step(x.select(1, t), state).unsqueeze(1)).ToList();
-        return (cat(pieces, 1), state);
-    }
-
-    static void SameState(Mamba2State expected, Mamba2State actual, double atol, string what)
-    {
-        Assert.Equal(expected.Position, actual.Position);
-        Assert.Equal(expected.Conv.shape, actual.Conv.shape);
-        if (expected.Conv.NumberOfElements > 0) TensorAssert.Close(expected.Conv, actual.Conv, atol, what + " conv state");
-        TensorAssert.Close(expected.Ssm, actual.Ssm, atol, what + " ssm state");
-    }
-
     [Theory]
     [InlineData(ScalarType.Float64, 1e-9, false)]
     [InlineData(ScalarType.Float64, 1e-9, true)]
@@ -82,15 +54,15 @@ public class Mamba2Tests
         Assert.Equal((withInitialState ? 5 : 0) + Time, parallel.Position);
         Assert.True(parallel.Ssm.abs().max().to(ScalarType.Float64).item<double>() > 0.05, "the state carries something");
 
-        var (yr, recurrent) = Recurrent(mixer, x, initial?.Clone());
+        var (yr, recurrent) = MixerRuns.Stepped(mixer, x, initial?.Clone());
         TensorAssert.Close(y, yr, atol, "recurrent output");
-        SameState(parallel, recurrent, atol, "recurrent");
+        MixerRuns.SameState(parallel, recurrent, atol, "recurrent");
 
         foreach (long chunk in new long[] { 1, 3, 8, 16, 36, 37, 64 })
         {
-            var (yc, chunked) = Chunked(mixer, x, initial?.Clone(), chunk);
+            var (yc, chunked) = MixerRuns.Chunked(mixer, x, initial?.Clone(), chunk);
             TensorAssert.Close(y, yc, atol, $"calls of {chunk} tokens: output");
-            SameState(parallel, chunked, atol, $"calls of {chunk} tokens");
+            MixerRuns.SameState(parallel, chunked, atol, $"calls of {chunk} tokens");
         }
 
         foreach (long split in new long[] { 1, 8, 16, 21, 36 })
@@ -98,7 +70,7 @@ public class Mamba2Tests
             var (head, mid) = mixer.Forward(x.narrow(1, 0, split), initial?.Clone(), returnFinal: true);
             var (tail, end) = mixer.Forward(x.narrow(1, split, Time - split), mid, returnFinal: true);
             TensorAssert.Close(y, cat([head, tail], 1), atol, $"split {split} output");
-            SameState(parallel, (Mamba2State)end!, atol, $"split {split}");
+            MixerRuns.SameState(parallel, (Mamba2State)end!, atol, $"split {split}");
         }
     }
 
@@ -142,12 +114,12 @@ public class Mamba2Tests
         var x = randn(Batch, 11, config.Dim, dtype: ScalarType.Float64);
         var initial = RandomState(mixer, ScalarType.Float64);
         var (y, final) = mixer.Forward(x, initial.Clone(), returnFinal: true);
-        var (yr, recurrent) = Recurrent(mixer, x, initial.Clone());
-        var (yc, chunked) = Chunked(mixer, x, initial.Clone(), 3);
+        var (yr, recurrent) = MixerRuns.Stepped(mixer, x, initial.Clone());
+        var (yc, chunked) = MixerRuns.Chunked(mixer, x, initial.Clone(), 3);
         TensorAssert.Close(y, yr, 1e-9, "recurrent output");
         TensorAssert.Close(y, yc, 1e-9, "chunked output");
-        SameState((Mamba2State)final!, recurrent, 1e-9, "recurrent");
-        SameState((Mamba2State)final!, chunked, 1e-9, "chunked");
+        MixerRuns.SameState((Mamba2State)final!, recurrent, 1e-9, "recurrent");
+        MixerRuns.SameState((Mamba2State)final!, chunked, 1e-9, "chunked");
     }
 
     /// <summary>Gradients of every parameter, the input and the initial state through the chunked SSD form equal those
@@ -175,8 +147,8 @@ public class Mamba2Tests
         }
 
         var chunkedForm = Gradients((input, state) => mixer.Forward(input, state).Output);
-        var naive = Gradients((input, state) => Recurrent(mixer, input, state).Output);
-        var calls = Gradients((input, state) => Chunked(mixer, input, state, 5).Output);
+        var naive = Gradients((input, state) => MixerRuns.Stepped(mixer, input, state).Output);
+        var calls = Gradients((input, state) => MixerRuns.Chunked(mixer, input, state, 5).Output);
         foreach (var (name, g) in chunkedForm)
         {
             Assert.True(g.abs().max().item<double>() > 0, $"{name}: zero gradient");

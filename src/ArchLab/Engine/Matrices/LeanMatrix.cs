@@ -14,8 +14,11 @@ namespace ArchLab.Engine.Matrices;
 /// </summary>
 public abstract class LeanMatrix
 {
-    /// <summary>Multiply-adds below which a product runs on the calling thread alone (waking workers costs more).</summary>
-    const long ParallelThreshold = 48 * 1024;
+    /// <summary>Multiply-adds below which a product runs on the calling thread alone: handing half of it to a worker costs
+    /// more than the half. At 48K a dim-128 model's 128×512 products were split, and 2 threads ran its step at 0.85–1.06×
+    /// of 1 thread's speed; at 128K (they stay whole) 0.98–1.02×, with the stories15M shape's 2-thread speed unchanged
+    /// (4 alternating pairs each, RWKV-4, Mamba and stories15M shapes, 2026-12-05).</summary>
+    const long ParallelThreshold = 128 * 1024;
 
     public int Rows { get; }
     public int Cols { get; }

@@ -76,14 +76,9 @@ public sealed class RowBlocks<T> where T : unmanaged
     public void AddTail(int block, ReadOnlySpan<float> x, Span<float> sums)
     {
         if (TailCols == 0) return;
-        var xTail = x.Slice(Tiles * TileColumns, TailCols);
+        ref float xTail = ref Unsafe.AsRef(in x[Tiles * TileColumns]);
         for (int i = 0, r = block * BlockRows; i < BlockRows && r < Rows; i++, r++)
-        {
-            var row = tail.AsSpan(r * TailCols, TailCols);
-            float s = 0;
-            for (int c = 0; c < TailCols; c++) s += row[c] * xTail[c];
-            sums[i] += s;
-        }
+            sums[i] += Simd.Dot(ref tail[r * TailCols], ref xTail, TailCols);
     }
 
     /// <summary>y[8·block + i] = sums[i] for the block's rows below <paramref name="rowEnd"/>.</summary>

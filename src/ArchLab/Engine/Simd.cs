@@ -156,47 +156,70 @@ static class Simd
         return y;
     }
 
-    /// <summary>A selective-scan row: h[i] = exp(delta·a[i])·h[i] + dx·b[i] for i &lt; n, then returns Σ h[i]·c[i].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ScanRow(ref float h, ref float a, float delta, ref float b, ref float c, float dx, int n)
+    /// <summary>
+    /// One token of Mamba's selective scan for every channel at once, the state kept [n, channels] so that a vector holds
+    /// one state index of 16 (or 8) neighbouring channels and nothing needs a horizontal sum: for each state index s,
+    /// h[s, e] = exp(Δ[e]·aT[s, e])·h[s, e] + dx[e]·b[s], and y[e] = Σ_s h[s, e]·c[s].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
+    public static void ScanChannels(Span<float> h, ReadOnlySpan<float> aT, ReadOnlySpan<float> delta, ReadOnlySpan<float> dx,
+                                    ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
     {
-        int i = 0;
-        float sum = 0;
-        if (Wide && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            var scale = Vector512.Create(dx);
-            var step = Vector512.Create(delta);
-            for (; i <= n - 16; i += 16)
+        int channels = delta.Length, n = b.Length;
+        if (h.Length < n * channels || aT.Length < n * channels || dx.Length < channels || c.Length < n || y.Length < channels)
+            throw new ArgumentException($"scan of {channels} channels × {n} states: h {h.Length}, aT {aT.Length}, dx {dx.Length}, c {c.Length}, y {y.Length}");
+        ref float hs = ref MemoryMarshal.GetReference(h);
+        ref float a = ref MemoryMarshal.GetReference(aT);
+        ref float d = ref MemoryMarshal.GetReference(delta);
+        ref float u = ref MemoryMarshal.GetReference(dx);
+        ref float bs = ref MemoryMarshal.GetReference(b);
+        ref float cs = ref MemoryMarshal.GetReference(c);
+        ref float ys = ref MemoryMarshal.GetReference(y);
+        int e = 0;
+        if (Wide)
+            for (; e <= channels - 16; e += 16)
             {
-                var decay = Vector512.Exp(Vector512.LoadUnsafe(ref a, (nuint)i) * step);
-                var hv = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref b, (nuint)i), scale, decay * Vector512.LoadUnsafe(ref h, (nuint)i));
-                hv.StoreUnsafe(ref h, (nuint)i);
-                acc = Vector512.FusedMultiplyAdd(hv, Vector512.LoadUnsafe(ref c, (nuint)i), acc);
+                var step = Vector512.LoadUnsafe(ref d, (nuint)e);
+                var input = Vector512.LoadUnsafe(ref u, (nuint)e);
+                var sum = Vector512<float>.Zero;
+                for (int s = 0; s < n; s++)
+                {
+                    nuint at = (nuint)(s * channels + e);
+                    var decay = Vector512.Exp(Vector512.LoadUnsafe(ref a, at) * step);
+                    var state = Vector512.FusedMultiplyAdd(input, Vector512.Create(Unsafe.Add(ref bs, s)), decay * Vector512.LoadUnsafe(ref hs, at));
+                    state.StoreUnsafe(ref hs, at);
+                    sum = Vector512.FusedMultiplyAdd(state, Vector512.Create(Unsafe.Add(ref cs, s)), sum);
+                }
+                sum.StoreUnsafe(ref ys, (nuint)e);
             }
-            sum = Vector512.Sum(acc);
-        }
-        else if (Narrow && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            var scale = Vector256.Create(dx);
-            var step = Vector256.Create(delta);
-            for (; i <= n - 8; i += 8)
+        else if (Narrow)
+            for (; e <= channels - 8; e += 8)
             {
-                var decay = Vector256.Exp(Vector256.LoadUnsafe(ref a, (nuint)i) * step);
-                var hv = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref b, (nuint)i), scale, decay * Vector256.LoadUnsafe(ref h, (nuint)i));
-                hv.StoreUnsafe(ref h, (nuint)i);
-                acc = Vector256.FusedMultiplyAdd(hv, Vector256.LoadUnsafe(ref c, (nuint)i), acc);
+                var step = Vector256.LoadUnsafe(ref d, (nuint)e);
+                var input = Vector256.LoadUnsafe(ref u, (nuint)e);
+                var sum = Vector256<float>.Zero;
+                for (int s = 0; s < n; s++)
+                {
+                    nuint at = (nuint)(s * channels + e);
+                    var decay = Vector256.Exp(Vector256.LoadUnsafe(ref a, at) * step);
+                    var state = Vector256.FusedMultiplyAdd(input, Vector256.Create(Unsafe.Add(ref bs, s)), decay * Vector256.LoadUnsafe(ref hs, at));
+                    state.StoreUnsafe(ref hs, at);
+                    sum = Vector256.FusedMultiplyAdd(state, Vector256.Create(Unsafe.Add(ref cs, s)), sum);
+                }
+                sum.StoreUnsafe(ref ys, (nuint)e);
             }
-            sum = Vector256.Sum(acc);
-        }
-        for (; i < n; i++)
+        for (; e < channels; e++)
         {
-            float hv = MathF.Exp(Unsafe.Add(ref a, i) * delta) * Unsafe.Add(ref h, i) + dx * Unsafe.Add(ref b, i);
-            Unsafe.Add(ref h, i) = hv;
-            sum += hv * Unsafe.Add(ref c, i);
+            float sum = 0;
+            for (int s = 0; s < n; s++)
+            {
+                int at = s * channels + e;
+                float state = MathF.Exp(Unsafe.Add(ref a, at) * Unsafe.Add(ref d, e)) * Unsafe.Add(ref hs, at) + Unsafe.Add(ref u, e) * Unsafe.Add(ref bs, s);
+                Unsafe.Add(ref hs, at) = state;
+                sum += state * Unsafe.Add(ref cs, s);
+            }
+            Unsafe.Add(ref ys, e) = sum;
         }
-        return sum;
     }
 
     /// <summary>Tokens per key block of <see cref="BlockedDots"/>.</summary>

@@ -13,11 +13,12 @@ namespace ArchLab.Tests.Engine;
 /// batches, threads, state handed over after a TorchSharp prefill, and the official golden logits.</summary>
 public class LeanModelTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "hybrid", "learned_positions", "rwkv7", "rwkv7_hybrid" };
+    public static TheoryData<string> Architectures => new() { "transformer", "gqa", "rwkv4", "retnet", "retnet_gelu", "mamba", "mamba_odd_width", "hybrid", "learned_positions", "rwkv7", "rwkv7_hybrid" };
 
     /// <summary>A small random model of each kind; "hybrid" mixes four mixers; "rwkv7" has three layers (two read the
     /// first one's value) and distinct LoRA ranks; "rwkv7_hybrid" puts other mixers before and between its RWKV-7 layers
-    /// (the value residual skips them). RWKV-7 parameters are perturbed (<see cref="Rwkv7Perturbation"/>).</summary>
+    /// (the value residual skips them); "mamba_odd_width" has 36 channels and 5 states, so its scan ends in a partial vector.
+    /// RWKV-7 parameters are perturbed (<see cref="Rwkv7Perturbation"/>).</summary>
     public static LanguageModel TinyModel(string kind, int vocab = 61)
     {
         torch.manual_seed(11);
@@ -29,6 +30,7 @@ public class LeanModelTests(ITestOutputHelper output)
             "learned_positions" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4, PositionEmbedding = true, NoRope = true, ContextLength = 300 },
             "rwkv7" => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 3, Heads = 4, DecayLora = 8, IclrLora = 6, ValueLora = 5, GateLora = 7 },
             "rwkv7_hybrid" => new ModelConfig { VocabSize = vocab, Dim = 32, Layers = 4, Heads = 4, LayerPattern = ["mamba", "rwkv7", "transformer", "rwkv7"] },
+            "mamba_odd_width" => new ModelConfig { Arch = "mamba", VocabSize = vocab, Dim = 18, Layers = 2, Heads = 2, DState = 5 },
             _ => new ModelConfig { Arch = kind, VocabSize = vocab, Dim = 32, Layers = 2, Heads = 4 },
         };
         var model = new LanguageModel(config);

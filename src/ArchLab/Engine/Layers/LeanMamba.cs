@@ -14,6 +14,8 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
                               float[] convWeight, float[]? convBias, float[] a, float[] d, int kernel) : ILeanLayer
 {
     readonly int inner = d.Length, stateSize = a.Length / d.Length, dtRank = dtProj.Cols;
+    /// <summary>A [inner, stateSize] transposed to [stateSize, inner], the layout of the engine's SSM state.</summary>
+    readonly float[] aT = Transpose(a, d.Length, a.Length / d.Length);
     /// <summary>The causal conv over x; its window is kept [batch, kernel − 1, inner].</summary>
     readonly LeanCausalConvolution convolution = new(convWeight, convBias, kernel);
 
@@ -21,8 +23,10 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
 
     sealed class State : LeanLayerState
     {
-        public required float[] Conv, Ssm;                            // [batch, kernel−1, inner], [batch, inner, stateSize]
-        public required float[] Xz, X, Dbc, Dt, Delta, Y;             // scratch
+        /// <summary>The conv window [batch, kernel − 1, inner] and the SSM state [batch, stateSize, inner] (TorchSharp
+        /// keeps it [batch, inner, stateSize]; here a vector holds one state index of neighbouring channels).</summary>
+        public required float[] Conv, Ssm;
+        public required float[] Xz, X, Dbc, Dt, Delta, Dx, Y;         // scratch
         public override long Bytes => 4L * (Conv.Length + Ssm.Length);
     }
 
@@ -30,7 +34,8 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
     {
         Conv = new float[convolution.WindowLength(batch)], Ssm = new float[batch * inner * stateSize],
         Xz = new float[batch * 2 * inner], X = new float[batch * inner], Dbc = new float[batch * xProj.Rows],
-        Dt = new float[batch * dtRank], Delta = new float[batch * inner], Y = new float[batch * inner],
+        Dt = new float[batch * dtRank], Delta = new float[batch * inner], Dx = new float[batch * inner],
+        Y = new float[batch * inner],
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
@@ -51,16 +56,14 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         for (int b = 0; b < batch; b++) s.Dbc.AsSpan(b * rowWidth, dtRank).CopyTo(s.Dt.AsSpan(b * dtRank));
         dtProj.Multiply(s.Dt, s.Delta, batch, context.Pool);
         Simd.Softplus(s.Delta.AsSpan(0, batch * inner));
+        TensorPrimitives.Multiply(s.Delta.AsSpan(0, batch * inner), xs, s.Dx);
         for (int b = 0; b < batch; b++)
         {
-            int bc = b * rowWidth + dtRank;
-            for (int e = 0; e < inner; e++)
-            {
-                int i = b * inner + e;
-                float delta = s.Delta[i];
-                s.Y[i] = Simd.ScanRow(ref s.Ssm[i * stateSize], ref a[e * stateSize], delta, ref s.Dbc[bc], ref s.Dbc[bc + stateSize],
-                                      delta * s.X[i], stateSize) + d[e] * s.X[i];
-            }
+            var dbc = s.Dbc.AsSpan(b * rowWidth + dtRank, 2 * stateSize);
+            var output = s.Y.AsSpan(b * inner, inner);
+            Simd.ScanChannels(s.Ssm.AsSpan(b * stateSize * inner, stateSize * inner), aT, s.Delta.AsSpan(b * inner, inner),
+                              s.Dx.AsSpan(b * inner, inner), dbc[..stateSize], dbc[stateSize..], output);
+            TensorPrimitives.MultiplyAdd(s.X.AsSpan(b * inner, inner), d, output, output); // + D·x
         }
         for (int b = 0; b < batch; b++)
         {
@@ -84,6 +87,15 @@ public sealed class LeanMamba(LeanMatrix inProj, LeanMatrix xProj, LeanMatrix dt
         var from = MixerState.Require<MambaState>(source, "lean Mamba");
         var s = (State)target;
         convolution.ImportWindow(from.Conv, s.Conv, "Mamba");
-        LeanBuilder.CopyInto(from.Ssm, s.Ssm);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        LeanBuilder.CopyInto(from.Ssm.transpose(1, 2), s.Ssm);
+    }
+
+    static float[] Transpose(float[] values, int rows, int cols)
+    {
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) result[c * rows + r] = values[r * cols + c];
+        return result;
     }
 }

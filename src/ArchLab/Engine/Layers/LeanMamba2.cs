@@ -35,15 +35,19 @@ public sealed class LeanMamba2 : ILeanLayer
 
     sealed class State : LeanLayerState
     {
-        public required float[] Conv, Ssm;          // [batch, kernel − 1, channels], [batch, heads, headDim, stateSize]
-        public required float[] Projected, Xbc, Y;  // scratch: in_proj's output, the conv's, the SSM's
+        /// <summary>The conv window [batch, kernel − 1, channels] and the SSM state [batch, heads, stateSize, headDim]
+        /// (TorchSharp keeps it [batch, heads, headDim, stateSize]; here a vector holds one state index of a head's
+        /// neighbouring channels).</summary>
+        public required float[] Conv, Ssm;
+        public required float[] Projected, Xbc, Dx, Y;  // scratch: in_proj's output, the conv's, Δ·x, the SSM's
         public override long Bytes => 4L * (Conv.Length + Ssm.Length);
     }
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
     {
         Conv = new float[convolution.WindowLength(batch)], Ssm = new float[batch * heads * headDim * stateSize],
-        Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Y = new float[batch * inner],
+        Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Dx = new float[inner],
+        Y = new float[batch * inner],
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
@@ -70,14 +74,14 @@ public sealed class LeanMamba2 : ILeanLayer
                 var bIn = conv.Slice(inner + g * stateSize, stateSize);
                 var cIn = conv.Slice(inner + (groups + g) * stateSize, stateSize);
                 float decay = MathF.Exp(delta[h] * a[h]);
-                for (int p = 0; p < headDim; p++)
-                {
-                    int e = h * headDim + p;
-                    var row = s.Ssm.AsSpan(((b * heads + h) * headDim + p) * stateSize, stateSize);
-                    TensorPrimitives.Multiply(row, decay, row);
-                    TensorPrimitives.MultiplyAdd(bIn, delta[h] * xs[e], row, row);
-                    output[e] = TensorPrimitives.Dot(row, cIn) + d[h] * xs[e];
-                }
+                var xHead = xs.Slice(h * headDim, headDim);
+                var dx = s.Dx.AsSpan(0, headDim);
+                var yHead = output.Slice(h * headDim, headDim);
+                TensorPrimitives.Multiply(xHead, delta[h], dx);
+                TensorPrimitives.Multiply(xHead, d[h], yHead); // D·x, then + Σ_n S[n]·C[n]
+                var headState = s.Ssm.AsSpan((b * heads + h) * stateSize * headDim, stateSize * headDim);
+                for (int n = 0; n < stateSize; n++) // S[n] = decay·S[n] + B[n]·(Δ·x); y += C[n]·S[n]
+                    Simd.DecayAddAndRead(ref headState[n * headDim], decay, bIn[n], ref dx[0], cIn[n], ref yHead[0], headDim);
             }
             GatedNorm(output, projected[..inner]);
         }
@@ -114,6 +118,7 @@ public sealed class LeanMamba2 : ILeanLayer
         var from = MixerState.Require<Mamba2State>(source, "lean Mamba-2");
         var s = (State)target;
         convolution.ImportWindow(from.Conv, s.Conv, "Mamba-2");
-        LeanBuilder.CopyInto(from.Ssm, s.Ssm);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        LeanBuilder.CopyInto(from.Ssm.transpose(2, 3), s.Ssm);
     }
 }

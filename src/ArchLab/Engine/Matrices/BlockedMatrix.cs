@@ -44,12 +44,12 @@ public abstract class BlockedMatrix<T> : LeanMatrix where T : unmanaged
                 // The weights come in from memory for the first vector of the batch; the rest find them in L1.
                 var dots = DotBlock(k, ref Packed.Block(k), ref MemoryMarshal.GetReference(xb), Packed.Tiles,
                     streams && b == 0 ? Packed.End : null);
-                if (Packed.TailCols == 0 && (k + 1) * block <= rowEnd)
+                if (Packed.TailCols > 0) dots = Packed.AddTail(k, xb, dots);
+                if ((k + 1) * block <= rowEnd)
                     dots.StoreUnsafe(ref MemoryMarshal.GetReference(yb), (nuint)(k * block)); // the usual case: a whole block
                 else
                 {
                     dots.CopyTo(sums);
-                    Packed.AddTail(k, xb, sums);
                     Packed.Store(k, sums, yb, rowEnd);
                 }
             }

@@ -57,8 +57,7 @@ public sealed class Int8Matrix : BlockedMatrix<sbyte>
     }
 
     public override WeightFormat Format => WeightFormat.Int8;
-    public override long Bytes => Packed.Rows * (long)Packed.Tiles * GroupSize + 4L * scales.Length
-        + 4L * Packed.Rows * Packed.TailCols + 4L * (Bias?.Length ?? 0);
+    public override long Bytes => Packed.PackedValues + 4L * scales.Length + 4L * Packed.TailValues + 4L * (Bias?.Length ?? 0);
 
     /// <summary>The weight as stored: q·scale.</summary>
     public float Dequantized(int row, int col)

@@ -70,8 +70,12 @@ public abstract class LeanMatrix
     protected void AddBias(Span<float> y, int batch, int rowStart, int rowEnd)
     {
         if (Bias is null) return;
+        var bias = Bias.AsSpan(rowStart, rowEnd - rowStart);
         for (int b = 0; b < batch; b++)
-            for (int r = rowStart; r < rowEnd; r++) y[b * Rows + r] += Bias[r];
+        {
+            var part = y.Slice(b * Rows + rowStart, bias.Length);
+            System.Numerics.Tensors.TensorPrimitives.Add(part, bias, part);
+        }
     }
 
     /// <summary>The weight (and bias) of a linear layer in the given format.</summary>

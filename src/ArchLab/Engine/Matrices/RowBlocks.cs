@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ArchLab.Engine.Matrices;
 
@@ -10,8 +11,10 @@ namespace ArchLab.Engine.Matrices;
 /// <see cref="TilePacker"/> (float32 copies it; bfloat16 puts two columns in each 32-bit value). So the slice of row r in
 /// tile t starts at <c>((r / 8) · Tiles + t) · 8 · Width + (r % 8) · Width</c>.
 /// A kernel walks one block from front to back with 8 accumulators, one per row. Rows past the last (to fill the final
-/// block) are zero. Columns past the last whole tile (cols % TileColumns of them) are kept row-major, as float32 values
-/// of what the format stores, in a small tail that <see cref="AddTail"/> adds in. The packed array is pinned so that
+/// block) are zero. Columns past the last whole tile (cols % TileColumns of them) are kept as float32 values of what the
+/// format stores, in a small tail that <see cref="AddTail"/> adds in: per block, column after column, each column's 8
+/// rows side by side, so that the tail is one vector multiply-add per column (a narrow matrix, such as Mamba's 8-column
+/// dt_proj, may be all tail). The packed array is pinned so that
 /// kernels can prefetch ahead by address.
 /// </summary>
 public sealed class RowBlocks<T> where T : unmanaged
@@ -19,7 +22,7 @@ public sealed class RowBlocks<T> where T : unmanaged
     public const int BlockRows = 8;
 
     readonly T[] values;
-    readonly float[] tail; // [rows, TailCols], the stored values widened to float32
+    readonly float[] tail; // [blocks, TailCols, 8], the stored values widened to float32
 
     public int Rows { get; }
     public int Cols { get; }
@@ -29,8 +32,11 @@ public sealed class RowBlocks<T> where T : unmanaged
     public int TailCols { get; }
     public int Blocks => (Rows + BlockRows - 1) / BlockRows;
 
-    /// <summary>Values stored and read by one product (the padding rows included).</summary>
-    public long StoredValues => values.Length + tail.Length;
+    /// <summary>Values stored and read by one product (the padding rows included): the packed tiles' values of T and the
+    /// tail's float32 values.</summary>
+    public long StoredValues => PackedValues + TailValues;
+    public long PackedValues => values.Length;
+    public long TailValues => tail.Length;
 
     /// <summary>Packs row r's slice of tile t (<see cref="TileColumns"/> float32 weights) into <see cref="Width"/> values.</summary>
     public delegate void TilePacker(int r, int t, ReadOnlySpan<float> columns, Span<T> packed);
@@ -47,14 +53,16 @@ public sealed class RowBlocks<T> where T : unmanaged
         Tiles = cols / tileColumns;
         TailCols = cols - Tiles * tileColumns;
         values = GC.AllocateArray<T>(Blocks * Tiles * BlockRows * width, pinned: true);
-        tail = new float[rows * TailCols];
+        tail = new float[Blocks * TailCols * BlockRows];
+        Span<float> rowTail = stackalloc float[TailCols];
         for (int r = 0; r < rows; r++)
         {
             var row = weights.AsSpan(r * cols, cols);
             for (int t = 0; t < Tiles; t++)
                 pack(r, t, row.Slice(t * tileColumns, tileColumns), values.AsSpan(Offset(r, t), width));
-            var rowTail = row[(Tiles * tileColumns)..];
-            if (TailCols > 0) stored(rowTail, tail.AsSpan(r * TailCols, TailCols));
+            if (TailCols == 0) continue;
+            stored(row[(Tiles * tileColumns)..], rowTail);
+            for (int c = 0; c < TailCols; c++) tail[TailOffset(r, c)] = rowTail[c];
         }
     }
 
@@ -63,8 +71,10 @@ public sealed class RowBlocks<T> where T : unmanaged
 
     int Offset(int r, int t) => ((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * Width;
 
+    int TailOffset(int r, int c) => (r / BlockRows * TailCols + c) * BlockRows + r % BlockRows;
+
     /// <summary>Tail column c (counted from the first column past the tiles) of row r, as stored.</summary>
-    public float Tail(int r, int c) => tail[r * TailCols + c];
+    public float Tail(int r, int c) => tail[TailOffset(r, c)];
 
     /// <summary>The first value of row block <paramref name="block"/>.</summary>
     public ref T Block(int block) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(values), (nint)block * Tiles * BlockRows * Width);
@@ -72,13 +82,15 @@ public sealed class RowBlocks<T> where T : unmanaged
     /// <summary>One past the last byte of the packed values (prefetches stop there).</summary>
     public unsafe byte* End => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(values)) + (long)values.Length * sizeof(T);
 
-    /// <summary>sums[i] += the tail columns of row 8·block + i times x's last <see cref="TailCols"/> values.</summary>
-    public void AddTail(int block, ReadOnlySpan<float> x, Span<float> sums)
+    /// <summary>sums += the tail columns of block <paramref name="block"/>'s 8 rows times x's last <see cref="TailCols"/>
+    /// values.</summary>
+    public Vector256<float> AddTail(int block, ReadOnlySpan<float> x, Vector256<float> sums)
     {
-        if (TailCols == 0) return;
         ref float xTail = ref Unsafe.AsRef(in x[Tiles * TileColumns]);
-        for (int i = 0, r = block * BlockRows; i < BlockRows && r < Rows; i++, r++)
-            sums[i] += Simd.Dot(ref tail[r * TailCols], ref xTail, TailCols);
+        ref float columns = ref tail[block * TailCols * BlockRows];
+        for (int c = 0; c < TailCols; c++)
+            sums = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref xTail, c)), Vector256.LoadUnsafe(ref columns, (nuint)(c * BlockRows)), sums);
+        return sums;
     }
 
     /// <summary>y[8·block + i] = sums[i] for the block's rows below <paramref name="rowEnd"/>.</summary>

@@ -39,14 +39,14 @@ public sealed class LeanMamba2 : ILeanLayer
         /// (TorchSharp keeps it [batch, heads, headDim, stateSize]; here a vector holds one state index of a head's
         /// neighbouring channels).</summary>
         public required float[] Conv, Ssm;
-        public required float[] Projected, Xbc, Dx, Y;  // scratch: in_proj's output, the conv's, Δ·x, the SSM's
+        public required float[] Projected, Xbc, Dx, Y;  // scratch: in_proj's output, the conv's, one head's Δ·x, the SSM's
         public override long Bytes => 4L * (Conv.Length + Ssm.Length);
     }
 
     public LeanLayerState AllocateState(int batch, int maxLength, int threads) => new State
     {
         Conv = new float[convolution.WindowLength(batch)], Ssm = new float[batch * heads * headDim * stateSize],
-        Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Dx = new float[inner],
+        Projected = new float[batch * inProj.Rows], Xbc = new float[batch * channels], Dx = new float[headDim],
         Y = new float[batch * inner],
     };
 

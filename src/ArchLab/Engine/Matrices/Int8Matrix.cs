@@ -32,7 +32,7 @@ public sealed class Int8Matrix : BlockedMatrix<sbyte>
         int tiles = cols / GroupSize, blocks = (rows + RowBlocks<sbyte>.BlockRows - 1) / RowBlocks<sbyte>.BlockRows;
         var scales = new float[blocks * tiles * RowBlocks<sbyte>.BlockRows];
         var packed = new RowBlocks<sbyte>(rows, cols, GroupSize, GroupSize, values,
-            (r, t, group, q) => scales[ScaleIndex(r, t, tiles)] = Quantise(group, q),
+            (r, t, group, q) => scales[RowBlocks<sbyte>.BlockOrder(r, t, tiles)] = Quantise(group, q),
             (columns, stored) =>
             {
                 Span<sbyte> q = stackalloc sbyte[columns.Length];
@@ -41,10 +41,6 @@ public sealed class Int8Matrix : BlockedMatrix<sbyte>
             });
         return (packed, scales);
     }
-
-    /// <summary>Where the scale of row r's group in tile t sits: the blocks' order, 8 rows' scales per tile.</summary>
-    static int ScaleIndex(int r, int t, int tiles) =>
-        (r / RowBlocks<sbyte>.BlockRows * tiles + t) * RowBlocks<sbyte>.BlockRows + r % RowBlocks<sbyte>.BlockRows;
 
     /// <summary>q = round(w / scale) with scale = max |w| / 127; returns the scale.</summary>
     static float Quantise(ReadOnlySpan<float> group, Span<sbyte> q)
@@ -64,7 +60,7 @@ public sealed class Int8Matrix : BlockedMatrix<sbyte>
     {
         int t = col / GroupSize;
         if (t >= Packed.Tiles) return Packed.Tail(row, col - Packed.Tiles * GroupSize);
-        return Packed.Slice(row, t)[col % GroupSize] * scales[ScaleIndex(row, t, Packed.Tiles)];
+        return Packed.Slice(row, t)[col % GroupSize] * scales[RowBlocks<sbyte>.BlockOrder(row, t, Packed.Tiles)];
     }
 
     protected override unsafe Vector256<float> DotBlock(int k, ref sbyte block, ref float x, int tiles, byte* end)

@@ -69,9 +69,14 @@ public sealed class RowBlocks<T> where T : unmanaged
     /// <summary>Row r's slice of tile t (<see cref="Width"/> values).</summary>
     public ReadOnlySpan<T> Slice(int r, int t) => values.AsSpan(Offset(r, t), Width);
 
-    int Offset(int r, int t) => ((r / BlockRows * Tiles + t) * BlockRows + r % BlockRows) * Width;
+    /// <summary>Where item t of row r sits when every row has <paramref name="count"/> items, stored block after block
+    /// and within a block item after item, the 8 rows' item t side by side: the order of the tiles (in units of
+    /// <see cref="Width"/>), of the tail columns, and of int8's group scales.</summary>
+    public static int BlockOrder(int r, int t, int count) => (r / BlockRows * count + t) * BlockRows + r % BlockRows;
 
-    int TailOffset(int r, int c) => (r / BlockRows * TailCols + c) * BlockRows + r % BlockRows;
+    int Offset(int r, int t) => BlockOrder(r, t, Tiles) * Width;
+
+    int TailOffset(int r, int c) => BlockOrder(r, c, TailCols);
 
     /// <summary>Tail column c (counted from the first column past the tiles) of row r, as stored.</summary>
     public float Tail(int r, int c) => tail[TailOffset(r, c)];

@@ -76,11 +76,11 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
                 var a = Vector512.LoadUnsafe(ref a0, i); var bb = Vector512.LoadUnsafe(ref b0, i); var p = Vector512.LoadUnsafe(ref p0, i);
                 var bonus = Vector512.LoadUnsafe(ref u0, i) + k;
                 var q = Vector512.Max(p, bonus);
-                Vector512<float> e1 = Vector512.Exp(p - q), e2 = Vector512.Exp(bonus - q);
+                Vector512<float> e1 = Simd.Exp(p - q), e2 = Simd.Exp(bonus - q);
                 var wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
                 var decayed = Vector512.LoadUnsafe(ref w0, i) + p;
                 var next = Vector512.Max(decayed, k);
-                Vector512<float> d1 = Vector512.Exp(decayed - next), d2 = Vector512.Exp(k - next);
+                Vector512<float> d1 = Simd.Exp(decayed - next), d2 = Simd.Exp(k - next);
                 (d1 * a + d2 * v).StoreUnsafe(ref a0, i);
                 (d1 * bb + d2).StoreUnsafe(ref b0, i);
                 next.StoreUnsafe(ref p0, i);
@@ -94,11 +94,11 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
                 var a = Vector256.LoadUnsafe(ref a0, i); var bb = Vector256.LoadUnsafe(ref b0, i); var p = Vector256.LoadUnsafe(ref p0, i);
                 var bonus = Vector256.LoadUnsafe(ref u0, i) + k;
                 var q = Vector256.Max(p, bonus);
-                Vector256<float> e1 = Vector256.Exp(p - q), e2 = Vector256.Exp(bonus - q);
+                Vector256<float> e1 = Simd.Exp(p - q), e2 = Simd.Exp(bonus - q);
                 var wkv = (e1 * a + e2 * v) / (e1 * bb + e2);
                 var decayed = Vector256.LoadUnsafe(ref w0, i) + p;
                 var next = Vector256.Max(decayed, k);
-                Vector256<float> d1 = Vector256.Exp(decayed - next), d2 = Vector256.Exp(k - next);
+                Vector256<float> d1 = Simd.Exp(decayed - next), d2 = Simd.Exp(k - next);
                 (d1 * a + d2 * v).StoreUnsafe(ref a0, i);
                 (d1 * bb + d2).StoreUnsafe(ref b0, i);
                 next.StoreUnsafe(ref p0, i);

@@ -34,8 +34,8 @@ static class Simd
 
     /// <summary>
     /// e^x in single precision, for the engine's inner loops (Mamba's decays, softplus, RWKV-4's WKV).
-    /// <see cref="Vector512.Exp(Vector512{float})"/> widens to double and is not inlined: 4,096 of them took 1.56 µs
-    /// against 0.67 µs for this one (one thread, AVX-512, 2026-12-05; Mamba's scan takes 4,096 per layer and token).
+    /// <see cref="Vector512.Exp(Vector512{float})"/> widens to double and is not inlined: 4,096 of them took 1.53 µs
+    /// against 0.99 µs for this one (one thread, AVX-512, 2026-12-05; Mamba's scan takes 4,096 per layer and token).
     /// x = k·ln 2 + r with k = round(x/ln 2) and |r| ≤ ln 2 / 2 (ln 2 in two parts, so r is exact to a few ulp), e^r by
     /// its Taylor series to r⁷/7! (truncation error below 2·10⁻⁸), times 2^k built in the exponent bits.
     /// Relative error within 2.5·10⁻⁷ of e^x for x in [−87, 88.7] (tested); subnormal results down to −87.5, 0 below it

@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.CompilerServices;
 using ArchLab.Models;
 using TorchSharp;
@@ -42,16 +43,18 @@ public sealed class LeanNorm
             var ys = y.Slice(b * n, n);
             if (layerNorm)
             {
-                float mean = System.Numerics.Tensors.TensorPrimitives.Sum(xs) / n;
-                float variance = 0;
-                foreach (float v in xs) variance += (v - mean) * (v - mean);
-                float inverse = 1 / MathF.Sqrt(variance / n + eps);
-                for (int i = 0; i < n; i++) ys[i] = (xs[i] - mean) * inverse * weight[i] + (bias is null ? 0 : bias[i]);
+                float mean = TensorPrimitives.Sum(xs) / n;
+                TensorPrimitives.Subtract(xs, mean, ys);
+                float inverse = 1 / MathF.Sqrt(TensorPrimitives.SumOfSquares(ys) / n + eps);
+                TensorPrimitives.Multiply(ys, inverse, ys);
+                if (bias is null) TensorPrimitives.Multiply(ys, weight, ys);
+                else TensorPrimitives.MultiplyAdd(ys, weight, bias, ys);
             }
             else
             {
-                float inverse = 1 / MathF.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(xs) / n + eps);
-                for (int i = 0; i < n; i++) ys[i] = xs[i] * inverse * weight[i];
+                float inverse = 1 / MathF.Sqrt(TensorPrimitives.SumOfSquares(xs) / n + eps);
+                TensorPrimitives.Multiply(xs, inverse, ys);
+                TensorPrimitives.Multiply(ys, weight, ys);
             }
         }
     }

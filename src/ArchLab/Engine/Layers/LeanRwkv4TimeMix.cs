@@ -127,7 +127,11 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
     {
         int dim = mix.Length;
         for (int b = 0; b < batch; b++)
-            for (int i = 0, o = b * dim; i < dim; i++, o++) result[o] = x[o] * mix[i] + previous[o] * keep[i];
+        {
+            var row = result.AsSpan(b * dim, dim);
+            TensorPrimitives.Multiply(x.AsSpan(b * dim, dim), mix, row);
+            TensorPrimitives.MultiplyAdd(previous.AsSpan(b * dim, dim), keep, row, row); // not fused: the same bits as x·μ + p·(1 − μ)
+        }
     }
 
     public void ImportState(MixerState? source, LeanLayerState target)

@@ -23,6 +23,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
 {
     readonly float[]? inverseFrequencies = rope?.InverseFrequencies(); // [rotary dims / 2]
     readonly bool halves = rope?.Halves ?? false;
+    readonly ProductGroup projections = new(wq, wk, wv);
 
     /// <summary>Cached values (keys and values) read below which a step's attention runs on the calling thread.</summary>
     const long ParallelThreshold = 64 * 1024;
@@ -67,9 +68,7 @@ public sealed class LeanAttention(LeanMatrix wq, LeanMatrix wk, LeanMatrix wv, L
     {
         var s = (State)state;
         int batch = context.Batch, position = context.Position;
-        wq.Multiply(x, s.Q, batch, context.Pool);
-        wk.Multiply(x, s.K, batch, context.Pool);
-        wv.Multiply(x, s.V, batch, context.Pool);
+        projections.Multiply(batch, context.Pool, x, s.Q, x, s.K, x, s.V);
         if (inverseFrequencies is not null)
         {
             for (int i = 0; i < inverseFrequencies.Length; i++)

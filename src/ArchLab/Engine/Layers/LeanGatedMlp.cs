@@ -13,6 +13,7 @@ namespace ArchLab.Engine.Layers;
 public sealed class LeanGatedMlp(LeanMatrix up, LeanMatrix gate, LeanMatrix down, string activation) : ILeanLayer
 {
     readonly int hidden = up.Rows;
+    readonly ProductGroup upAndGate = new(up, gate);
 
     public long WeightBytes => up.Bytes + gate.Bytes + down.Bytes;
 
@@ -30,8 +31,7 @@ public sealed class LeanGatedMlp(LeanMatrix up, LeanMatrix gate, LeanMatrix down
     {
         var s = (Scratch)state;
         int batch = context.Batch;
-        up.Multiply(x, s.Up, batch, context.Pool);
-        gate.Multiply(x, s.Gate, batch, context.Pool);
+        upAndGate.Multiply(batch, context.Pool, x, s.Up, x, s.Gate);
         var h = s.Up.AsSpan(0, batch * hidden);
         var g = s.Gate.AsSpan(0, batch * hidden);
         switch (activation)

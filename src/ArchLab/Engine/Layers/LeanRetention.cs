@@ -15,6 +15,7 @@ public sealed class LeanRetention(LeanMatrix q, LeanMatrix k, LeanMatrix v, Lean
                                   int heads, int keyDim, int valueDim, float scaling, float eps, float[] logDecay, float[] angle) : ILeanLayer
 {
     readonly float[] gamma = logDecay.Select(MathF.Exp).ToArray();
+    readonly ProductGroup projections = new(q, k, v, g);
 
     public long WeightBytes => q.Bytes + k.Bytes + v.Bytes + g.Bytes + output.Bytes;
 
@@ -37,10 +38,7 @@ public sealed class LeanRetention(LeanMatrix q, LeanMatrix k, LeanMatrix v, Lean
     {
         var s = (State)state;
         int batch = context.Batch;
-        q.Multiply(x, s.Q, batch, context.Pool);
-        k.Multiply(x, s.K, batch, context.Pool);
-        v.Multiply(x, s.V, batch, context.Pool);
-        g.Multiply(x, s.G, batch, context.Pool);
+        projections.Multiply(batch, context.Pool, x, s.Q, x, s.K, x, s.V, x, s.G);
         TensorPrimitives.Multiply(s.K.AsSpan(0, batch * heads * keyDim), scaling, s.K);
         for (int i = 0; i < keyDim; i++)
         {

@@ -10,6 +10,7 @@ public sealed class LeanRwkv4ChannelMix(LeanMatrix key, LeanMatrix receptance, L
 {
     readonly int dim = mixK.Length, hidden = key.Rows;
     readonly float[] keepK = LeanRwkv4TimeMix.OneMinus(mixK), keepR = LeanRwkv4TimeMix.OneMinus(mixR);
+    readonly ProductGroup keyAndReceptance = new(key, receptance);
 
     public long WeightBytes => key.Bytes + receptance.Bytes + value.Bytes;
 
@@ -33,11 +34,10 @@ public sealed class LeanRwkv4ChannelMix(LeanMatrix key, LeanMatrix receptance, L
         int batch = context.Batch;
         LeanRwkv4TimeMix.TokenShift(x, s.Shift, mixK, keepK, s.Xk, batch);
         LeanRwkv4TimeMix.TokenShift(x, s.Shift, mixR, keepR, s.Xr, batch);
-        key.Multiply(s.Xk, s.K, batch, context.Pool);
+        keyAndReceptance.Multiply(batch, context.Pool, s.Xk, s.K, s.Xr, s.R);
         var k = s.K.AsSpan(0, batch * hidden);
         TensorPrimitives.Max(k, 0f, k);
         TensorPrimitives.Multiply(k, k, k);
-        receptance.Multiply(s.Xr, s.R, batch, context.Pool);
         value.Multiply(s.K, y, batch, context.Pool);
         var r = s.R.AsSpan(0, batch * dim);
         TensorPrimitives.Sigmoid(r, r);

@@ -16,6 +16,7 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
 {
     readonly int dim = mixK.Length, channels = decay.Length;
     readonly float[] keepK = OneMinus(mixK), keepV = OneMinus(mixV), keepR = OneMinus(mixR);
+    readonly ProductGroup projections = new(key, value, receptance);
 
     internal static float[] OneMinus(float[] mix) => mix.Select(m => 1 - m).ToArray();
 
@@ -48,9 +49,7 @@ public sealed class LeanRwkv4TimeMix(LeanMatrix key, LeanMatrix value, LeanMatri
         TokenShift(x, s.Shift, mixK, keepK, s.Xk, batch);
         TokenShift(x, s.Shift, mixV, keepV, s.Xv, batch);
         TokenShift(x, s.Shift, mixR, keepR, s.Xr, batch);
-        key.Multiply(s.Xk, s.K, batch, context.Pool);
-        value.Multiply(s.Xv, s.V, batch, context.Pool);
-        receptance.Multiply(s.Xr, s.R, batch, context.Pool);
+        projections.Multiply(batch, context.Pool, s.Xk, s.K, s.Xv, s.V, s.Xr, s.R);
         TensorPrimitives.Sigmoid(s.R.AsSpan(0, batch * channels), s.R);
         for (int b = 0; b < batch; b++) Wkv(s, b * channels);
         output.Multiply(s.R, y, batch, context.Pool);

@@ -17,8 +17,14 @@ public abstract class LeanMatrix
     /// <summary>Multiply-adds below which a product runs on the calling thread alone: handing half of it to a worker costs
     /// more than the half. At 48K a dim-128 model's 128×512 products were split, and 2 threads ran its step at 0.85–1.06×
     /// of 1 thread's speed; at 128K (they stay whole) 0.98–1.02×, with the stories15M shape's 2-thread speed unchanged
-    /// (4 alternating pairs each, RWKV-4, Mamba and stories15M shapes, 2026-12-05).</summary>
-    const long ParallelThreshold = 128 * 1024;
+    /// (4 alternating pairs each, RWKV-4, Mamba and stories15M shapes, 2026-12-05). Tried again at 32K after the hand-off
+    /// fell from 1.0 to 0.5 µs and a layer's independent products became one job (<see cref="ProductGroup"/>): dim-128
+    /// steps on 2 threads ran at 1.12–1.2× of 1 thread's speed in one run and 0.86–0.92× in another minutes later (RWKV-4,
+    /// Transformer, Mamba; 5 pairs each), so they stay whole.</summary>
+    internal const long ParallelThreshold = 128 * 1024;
+
+    /// <summary>Rows a kernel reads at once (<see cref="RowBlocks{T}.BlockRows"/>); a thread's share is whole blocks.</summary>
+    internal const int BlockRows = RowBlocks<float>.BlockRows;
 
     public int Rows { get; }
     public int Cols { get; }
@@ -44,8 +50,7 @@ public abstract class LeanMatrix
     /// <summary>y [batch, Rows] = x [batch, Cols] · Wᵀ (+ bias), over the pool's threads.</summary>
     public void Multiply(ReadOnlyMemory<float> x, Memory<float> y, int batch, WorkerPool pool)
     {
-        if (x.Length < batch * Cols || y.Length < batch * Rows)
-            throw new ArgumentException($"matrix [{Rows}, {Cols}] × batch {batch}: x has {x.Length} values, y {y.Length}");
+        CheckShapes(x, y, batch);
         if (pool.Threads == 1 || (long)Rows * Cols * batch < ParallelThreshold || Rows < 8)
         {
             MultiplyRows(x.Span, y.Span, batch, 0, Rows);
@@ -56,11 +61,21 @@ public abstract class LeanMatrix
         job.Clear();
     }
 
+    internal void CheckShapes(ReadOnlyMemory<float> x, Memory<float> y, int batch)
+    {
+        if (x.Length < batch * Cols || y.Length < batch * Rows)
+            throw new ArgumentException($"matrix [{Rows}, {Cols}] × batch {batch}: x has {x.Length} values, y {y.Length}");
+    }
+
+    /// <summary><see cref="MultiplyRows"/> for a <see cref="ProductGroup"/>'s share.</summary>
+    internal void MultiplyRowsOf(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd) =>
+        MultiplyRows(x, y, batch, rowStart, rowEnd);
+
     /// <summary>Rows of part <paramref name="part"/> of <paramref name="parts"/>: contiguous, in whole blocks of 8 (the
     /// <see cref="RowBlocks{T}"/> a kernel reads at once).</summary>
     (int Start, int End) PartRows(int part, int parts)
     {
-        const int block = RowBlocks<float>.BlockRows;
+        const int block = BlockRows;
         int blocks = (Rows + block - 1) / block;
         int perPart = (blocks + parts - 1) / parts;
         int start = Math.Min(Rows, part * perPart * block);

@@ -67,6 +67,13 @@ public static class BenchDecodeCommand
             string commandLine = "./archlab " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
             string simd = SimdInfo.Describe();
             Console.WriteLine($"cpu: {simd}");
+            // TorchSharp's step allocates a few hundred tensors per token, so its time depends on the GC's budget (the
+            // lean engine allocates nothing): print it beside every figure.
+            string? gen0 = Environment.GetEnvironmentVariable("DOTNET_GCgen0size");
+            string budget = string.IsNullOrEmpty(gen0) ? ".NET's default" : "DOTNET_GCgen0size=" + gen0;
+            bool concurrent = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
+            string gc = $"gen0 budget {budget}, concurrent GC {(concurrent ? "on" : "off")}";
+            Console.WriteLine($"gc: {gc}");
 
             var models = new List<(string Arch, LanguageModel Model)>();
             if (p.GetValue(model) is { } dir)
@@ -95,6 +102,7 @@ public static class BenchDecodeCommand
                     "state_bytes", "parameters", "tensors_per_step", "advance_s")
                 .Comment($"command: {commandLine}")
                 .Comment($"cpu: {simd}")
+                .Comment($"gc: {gc}")
                 .Comment("copy_GBps: STREAM copy (b[i] = a[i], 64 MiB, ordinary stores) on the same threads, bytes read + written per second, median of one " +
                          "measurement per round; read_GBps: a read-only pass, bytes read per second; fraction_of_bandwidth = weight bytes read per second / " +
                          "copy_GBps (the llama2.c yardstick), fraction_of_read_bandwidth the same over read_GBps; a step decodes one token for each of batch sequences");

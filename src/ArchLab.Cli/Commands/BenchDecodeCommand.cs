@@ -99,13 +99,15 @@ public static class BenchDecodeCommand
 
             var table = new CsvTable("engine", "weights", "threads", "arch", "dim", "layers", "vocab", "batch", "position", "tokens_per_s",
                     "ms_per_step_median", "ms_per_step_p10", "ms_per_step_p90", "weight_bytes_per_token", "copy_GBps", "fraction_of_bandwidth", "read_GBps", "fraction_of_read_bandwidth",
-                    "state_bytes", "parameters", "tensors_per_step", "advance_s")
+                    "state_bytes", "parameters", "tensors_per_step", "advance_s", "weights_read_GBps", "fraction_of_weights_read")
                 .Comment($"command: {commandLine}")
                 .Comment($"cpu: {simd}")
                 .Comment($"gc: {gc}")
                 .Comment("copy_GBps: STREAM copy (b[i] = a[i], 64 MiB, ordinary stores) on the same threads, bytes read + written per second, median of one " +
                          "measurement per round; read_GBps: a read-only pass, bytes read per second; fraction_of_bandwidth = weight bytes read per second / " +
-                         "copy_GBps (the llama2.c yardstick), fraction_of_read_bandwidth the same over read_GBps; a step decodes one token for each of batch sequences");
+                         "copy_GBps (the llama2.c yardstick), fraction_of_read_bandwidth the same over read_GBps; weights_read_GBps: a read-only pass over a buffer as large as " +
+                         "the case's weights, repeated so that it stays in whichever cache it fits (where a small model's weights stay between steps), " +
+                         "fraction_of_weights_read the same fraction over it; a step decodes one token for each of batch sequences");
             var cases = new List<DecodeCase>();
             int capacityExtra = nWarmup + nRounds * nSteps + 1;
             foreach (var (arch, lm) in models)
@@ -135,16 +137,18 @@ public static class BenchDecodeCommand
             try
             {
                 var results = DecodeComparison.Measure(cases, nRounds, nSteps, nWarmup, Console.Out);
-                Console.WriteLine($"{"case",-34}{"position",9}{"ms/step",10}{"tok/s",10}{"weights MB/tok",15}{"copy GB/s",10}{"of copy",8}{"read GB/s",10}{"of read",8}{"tensors",9}");
+                Console.WriteLine($"{"case",-34}{"position",9}{"ms/step",10}{"tok/s",10}{"weights MB/tok",15}{"copy GB/s",10}{"of copy",8}{"read GB/s",10}{"of read",8}{"tensors",9}{"weights read GB/s",19}{"of it",7}");
                 foreach (var r in results)
                 {
                     var c = r.Case;
                     Console.WriteLine($"{DecodeComparison.Label(c),-34}{c.Position,9}{r.MedianMs,10:F4}{r.TokensPerSecond,10:F0}{r.WeightBytesPerToken / 1e6,15:F3}" +
-                                      $"{r.CopyBytesPerSecond / 1e9,10:F1}{r.FractionOfBandwidth,8:F2}{r.ReadBytesPerSecond / 1e9,10:F1}{r.FractionOfReadBandwidth,8:F2}{r.TensorsPerStep,9}");
+                                      $"{r.CopyBytesPerSecond / 1e9,10:F1}{r.FractionOfBandwidth,8:F2}{r.ReadBytesPerSecond / 1e9,10:F1}{r.FractionOfReadBandwidth,8:F2}{r.TensorsPerStep,9}" +
+                                      $"{r.WeightsReadBytesPerSecond / 1e9,19:F1}{r.FractionOfWeightsRead,7:F2}");
                     var cfg = c.Model.Config;
                     table.Add(c.Engine, c.Engine == "lean" ? c.Weights.Name() : "fp32", c.Threads, c.Arch, cfg.Dim, cfg.Layers, cfg.VocabSize, c.Batch,
                         c.Position, r.TokensPerSecond, r.MedianMs, r.P10Ms, r.P90Ms, r.WeightBytesPerToken, r.CopyBytesPerSecond / 1e9,
-                        r.FractionOfBandwidth, r.ReadBytesPerSecond / 1e9, r.FractionOfReadBandwidth, r.StateBytes, c.Model.TotalParameters, r.TensorsPerStep, r.AdvanceSeconds);
+                        r.FractionOfBandwidth, r.ReadBytesPerSecond / 1e9, r.FractionOfReadBandwidth, r.StateBytes, c.Model.TotalParameters, r.TensorsPerStep, r.AdvanceSeconds,
+                        r.WeightsReadBytesPerSecond / 1e9, r.FractionOfWeightsRead);
                 }
                 if (p.GetValue(csv) is { } file) { table.Save(file); Console.WriteLine($"wrote {file}"); }
                 if (p.GetValue(output) is { } folder) SaveCharts(folder, table, results);

@@ -14,6 +14,9 @@ namespace ArchLab.Engine;
 /// <item><b>read</b>: a sum over a[i], bytes read per second: what a decoder that only reads its weights can reach.</item>
 /// </list>
 /// The yardstick of a bandwidth-bound decode is tokens/s × weight bytes per token / bandwidth.
+/// <para>A small model's weights do not come from memory: they stay in L2 or L3 from one step to the next. For those,
+/// <see cref="ReadResident"/> reads a buffer as large as the weights again and again, so that it sits in whichever cache
+/// it fits, and gives the read bandwidth from there.</para>
 /// </summary>
 public sealed class CopyBandwidth
 {
@@ -29,14 +32,33 @@ public sealed class CopyBandwidth
         sums = new float[pool.Threads];
         // One untimed copy first: a new array's pages are mapped on first write, and a timed pass that faults them in
         // measured 0.8 GB/s instead of 40 (a one-round benchmark reported that).
-        pool.Run(new Job(this, copy: true));
+        pool.Run(new Job(this, source, target));
     }
 
     /// <summary>Best of <paramref name="repetitions"/> STREAM-style copies, bytes read + written per second.</summary>
-    public double Copy(int repetitions = 3) => Best(repetitions, new Job(this, copy: true), 2.0 * 4 * Floats);
+    public double Copy(int repetitions = 3) => Best(repetitions, new Job(this, source, target), 2.0 * 4 * Floats);
 
     /// <summary>Best of <paramref name="repetitions"/> read-only passes, bytes read per second.</summary>
-    public double Read(int repetitions = 3) => Best(repetitions, new Job(this, copy: false), 4.0 * Floats);
+    public double Read(int repetitions = 3) => Best(repetitions, new Job(this, source, null), 4.0 * Floats);
+
+    readonly Dictionary<long, float[]> resident = [];
+
+    /// <summary>Best of <paramref name="repetitions"/> read-only passes over a buffer of <paramref name="bytes"/> (rounded up
+    /// to 256), each pass right after the one before, so the buffer stays in whichever cache it fits: bytes read per
+    /// second. The buffer is kept for the next call with the same size.</summary>
+    public double ReadResident(long bytes, int repetitions = 5)
+    {
+        if (bytes <= 0 || bytes > (1L << 33)) throw new ArgumentOutOfRangeException(nameof(bytes), $"resident read of {bytes} bytes");
+        if (!resident.TryGetValue(bytes, out var buffer))
+        {
+            long floats = (bytes + 255) / 256 * 64;
+            resident[bytes] = buffer = new float[floats];
+            buffer.AsSpan().Fill(1f); // touch every page before timing
+        }
+        var job = new Job(this, buffer, null);
+        pool.Run(job); // untimed: bring it into the caches
+        return Best(repetitions, job, 4.0 * buffer.Length);
+    }
 
     double Best(int repetitions, Job job, double bytes)
     {
@@ -50,15 +72,19 @@ public sealed class CopyBandwidth
         return best;
     }
 
-    sealed class Job(CopyBandwidth owner, bool copy) : IPoolJob
+    /// <summary>Copies <paramref name="from"/> into <paramref name="to"/>, or sums <paramref name="from"/> when
+    /// <paramref name="to"/> is null; each thread its own slice (a multiple of 64 floats: the arrays' lengths are).</summary>
+    sealed class Job(CopyBandwidth owner, float[] from, float[]? to) : IPoolJob
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part, int parts)
         {
-            int per = Floats / parts / 64 * 64;
-            int start = part * per, end = part == parts - 1 ? Floats : start + per;
-            ref float a = ref MemoryMarshal.GetArrayDataReference(owner.source);
-            ref float b = ref MemoryMarshal.GetArrayDataReference(owner.target);
+            bool copy = to is not null;
+            int length = from.Length;
+            int per = length / parts / 64 * 64;
+            int start = part * per, end = part == parts - 1 ? length : start + per;
+            ref float a = ref MemoryMarshal.GetArrayDataReference(from);
+            ref float b = ref copy ? ref MemoryMarshal.GetArrayDataReference(to!) : ref a;
             if (copy && Simd.Wide)
                 for (int i = start; i < end; i += 16) Vector512.LoadUnsafe(ref a, (nuint)i).StoreUnsafe(ref b, (nuint)i);
             else if (copy)

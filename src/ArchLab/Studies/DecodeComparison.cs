@@ -17,12 +17,19 @@ public sealed record DecodeCase(string Engine, WeightFormat Weights, int Threads
 /// <param name="ReadBytesPerSecond">read-only bandwidth on the same threads, measured the same way</param>
 /// <param name="FractionOfBandwidth">weight bytes read per second over the copy bandwidth (the llama2.c yardstick)</param>
 /// <param name="TensorsPerStep">TorchSharp tensors one step creates (about its dispatches); 0 for the lean engine</param>
+/// <param name="WeightsReadBytesPerSecond">read-only bandwidth over a buffer as large as the step's weights, read again and
+/// again on the same threads (<see cref="CopyBandwidth.ReadResident"/>): how fast the weights can come from wherever they
+/// stay between steps (L2, L3 or memory); median of the measurements between the timing rounds</param>
 public sealed record DecodeMeasurement(DecodeCase Case, double MedianMs, double P10Ms, double P90Ms, double TokensPerSecond,
     double WeightBytesPerToken, long StateBytes, double CopyBytesPerSecond, double ReadBytesPerSecond, double FractionOfBandwidth,
-    long TensorsPerStep, double AdvanceSeconds)
+    long TensorsPerStep, double AdvanceSeconds, double WeightsReadBytesPerSecond)
 {
     /// <summary>Weight bytes read per second over the read-only bandwidth.</summary>
     public double FractionOfReadBandwidth => FractionOfBandwidth * CopyBytesPerSecond / ReadBytesPerSecond;
+
+    /// <summary>Weight bytes read per second over <see cref="WeightsReadBytesPerSecond"/>: 1 is a step that does nothing but
+    /// read its weights from where they stay.</summary>
+    public double FractionOfWeightsRead => FractionOfBandwidth * CopyBytesPerSecond / WeightsReadBytesPerSecond;
 }
 
 /// <summary>
@@ -30,8 +37,9 @@ public sealed record DecodeMeasurement(DecodeCase Case, double MedianMs, double 
 /// and context position. Each case gets a state allocated for its position plus the timed steps and advanced to the
 /// position: a KV cache with random keys and values (a step's cost does not depend on them, and a real 64k prefill is
 /// O(n²)), a recurrent state by a chunked TorchSharp prefill of random tokens (handed to the engine). Then all cases are
-/// timed interleaved, in rounds of a few steps each, with the copy bandwidth measured between rounds on each thread count,
-/// so that a shared machine's load falls on every case alike and the ratios hold. The median step is reported.
+/// timed interleaved, in rounds of a few steps each, with the copy bandwidth (and the read bandwidth over a buffer the size
+/// of each case's weights) measured between rounds on each thread count, so that a shared machine's load falls on every
+/// case alike and the ratios hold. The median step is reported.
 /// <para>What is timed is steady decoding, where a small model's weights stay in the CPU's caches from token to token.
 /// The bandwidth probe streams 128 MiB through the caches and a long-context case streams its whole KV cache, and after
 /// either a dim-128 model (3.6 MB of weights) measured here took 10–15 steps, not one, to get back to its steady speed:
@@ -75,6 +83,8 @@ public static class DecodeComparison
             var copies = pools.ToDictionary(p => p.Key, p => new CopyBandwidth(p.Value));
             var bandwidth = pools.Keys.ToDictionary(t => t, _ => new List<double>());
             var readBandwidth = pools.Keys.ToDictionary(t => t, _ => new List<double>());
+            var weightsRead = runners.Select(r => (r.Case.Threads, Bytes: (long)r.WeightBytesPerStep)).Distinct()
+                .ToDictionary(k => k, _ => new List<double>());
             var times = runners.Select(_ => new List<double>()).ToArray();
             for (int round = 0; round < rounds; round++)
             {
@@ -83,6 +93,7 @@ public static class DecodeComparison
                     bandwidth[threads].Add(copy.Copy(1));
                     readBandwidth[threads].Add(copy.Read(1));
                 }
+                foreach (var ((threads, bytes), rates) in weightsRead) rates.Add(copies[threads].ReadResident(bytes));
                 for (int turn = 0; turn < runners.Count; turn++)
                 {
                     int j = (turn + round) % runners.Count; // each round starts with the next case (see the class summary)
@@ -106,7 +117,7 @@ public static class DecodeComparison
                 double weightBytes = r.WeightBytesPerStep;
                 results.Add(new DecodeMeasurement(c, median, t[t.Length / 10], t[t.Length * 9 / 10], c.Batch * 1000 / median,
                     weightBytes / c.Batch, r.StateBytes, copyRate, Median(readBandwidth[c.Threads]), weightBytes * 1000 / median / copyRate,
-                    r.CountTensorsPerStep(), r.AdvanceSeconds));
+                    r.CountTensorsPerStep(), r.AdvanceSeconds, Median(weightsRead[(c.Threads, (long)weightBytes)])));
             }
             return results;
         }

@@ -62,8 +62,9 @@ public class DecodeStudiesTests
             Assert.Equal(model.StateBytes(2, r.Case.Position), r.StateBytes);
             Assert.True(r.MedianMs > 0 && r.P10Ms <= r.MedianMs && r.MedianMs <= r.P90Ms, $"{r.Case}: {r.P10Ms} {r.MedianMs} {r.P90Ms}");
             Assert.Equal(2 * 1000 / r.MedianMs, r.TokensPerSecond, 6);
-            Assert.True(r.CopyBytesPerSecond > 1e8 && r.ReadBytesPerSecond > 1e8);
+            Assert.True(r.CopyBytesPerSecond > 1e8 && r.ReadBytesPerSecond > 1e8 && r.WeightsReadBytesPerSecond > 1e8);
             Assert.Equal(r.WeightBytesPerToken * 2 * 1000 / r.MedianMs / r.CopyBytesPerSecond, r.FractionOfBandwidth, 6);
+            Assert.Equal(r.WeightBytesPerToken * 2 * 1000 / r.MedianMs / r.WeightsReadBytesPerSecond, r.FractionOfWeightsRead, 6);
             if (r.Case.Engine == "torch") Assert.True(r.TensorsPerStep > 10, "a TorchSharp step dispatches tensor ops");
             else Assert.Equal(0, r.TensorsPerStep);
         }
@@ -73,6 +74,16 @@ public class DecodeStudiesTests
         Assert.InRange(int8 / fp32, 0.25, 0.35);
         if (arch == "transformer") Assert.Equal(4 * results[^1].StateBytes, results[0].StateBytes);
         else Assert.Equal(results[^1].StateBytes, results[0].StateBytes);
+    }
+
+    [Fact]
+    public void ResidentReadMeasuresABufferOfTheGivenSizeOnEveryThread()
+    {
+        using var pool = new ArchLab.Engine.WorkerPool(2);
+        var bandwidth = new ArchLab.Engine.CopyBandwidth(pool);
+        foreach (long bytes in new long[] { 1000, 300_000, 3 << 20 })
+            Assert.True(bandwidth.ReadResident(bytes, repetitions: 2) > 1e8, $"{bytes} bytes");
+        Assert.Throws<ArgumentOutOfRangeException>(() => bandwidth.ReadResident(0));
     }
 
     [FactWhenFileExists("/proc/self/status")]

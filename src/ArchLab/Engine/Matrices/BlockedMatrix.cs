@@ -32,7 +32,7 @@ public abstract class BlockedMatrix<T> : LeanMatrix where T : unmanaged
     protected abstract unsafe Vector256<float> DotBlock(int k, ref T block, ref float x, int tiles, byte* end);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // SIMD code: optimised from the first call, not after tiering
-    protected sealed override unsafe void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
+    protected internal sealed override unsafe void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd)
     {
         const int block = RowBlocks<T>.BlockRows;
         Span<float> sums = stackalloc float[block];

@@ -23,9 +23,6 @@ public abstract class LeanMatrix
     /// Transformer, Mamba; 5 pairs each), so they stay whole.</summary>
     internal const long ParallelThreshold = 128 * 1024;
 
-    /// <summary>Rows a kernel reads at once (<see cref="RowBlocks{T}.BlockRows"/>); a thread's share is whole blocks.</summary>
-    internal const int BlockRows = RowBlocks<float>.BlockRows;
-
     public int Rows { get; }
     public int Cols { get; }
     public float[]? Bias { get; }
@@ -44,8 +41,9 @@ public abstract class LeanMatrix
         job = new MultiplyJob(this);
     }
 
-    /// <summary>y[b, r] = Σ_c W[r, c]·x[b, c] (+ bias[r]) for rows in [rowStart, rowEnd). x is [batch, Cols], y [batch, Rows].</summary>
-    protected abstract void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd);
+    /// <summary>y[b, r] = Σ_c W[r, c]·x[b, c] (+ bias[r]) for rows in [rowStart, rowEnd). x is [batch, Cols], y [batch, Rows].
+    /// Internal as well as protected: a <see cref="ProductGroup"/> runs its threads' shares through it.</summary>
+    protected internal abstract void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd);
 
     /// <summary>y [batch, Rows] = x [batch, Cols] · Wᵀ (+ bias), over the pool's threads.</summary>
     public void Multiply(ReadOnlyMemory<float> x, Memory<float> y, int batch, WorkerPool pool)
@@ -67,15 +65,11 @@ public abstract class LeanMatrix
             throw new ArgumentException($"matrix [{Rows}, {Cols}] × batch {batch}: x has {x.Length} values, y {y.Length}");
     }
 
-    /// <summary><see cref="MultiplyRows"/> for a <see cref="ProductGroup"/>'s share.</summary>
-    internal void MultiplyRowsOf(ReadOnlySpan<float> x, Span<float> y, int batch, int rowStart, int rowEnd) =>
-        MultiplyRows(x, y, batch, rowStart, rowEnd);
-
     /// <summary>Rows of part <paramref name="part"/> of <paramref name="parts"/>: contiguous, in whole blocks of 8 (the
     /// <see cref="RowBlocks{T}"/> a kernel reads at once).</summary>
     (int Start, int End) PartRows(int part, int parts)
     {
-        const int block = BlockRows;
+        const int block = RowBlocks<float>.BlockRows;
         int blocks = (Rows + block - 1) / block;
         int perPart = (blocks + parts - 1) / parts;
         int start = Math.Min(Rows, part * perPart * block);

@@ -13,6 +13,7 @@ namespace ArchLab.Engine.Matrices;
 /// </summary>
 public sealed class ProductGroup : IPoolJob
 {
+    const int BlockRows = RowBlocks<float>.BlockRows; // a thread's share is whole blocks of the kernels' rows
     readonly LeanMatrix[] matrices;
     readonly long[] costBefore; // Σ blocks·cols of the matrices before each one: where its work starts in the group's
     readonly long cost;
@@ -69,13 +70,13 @@ public sealed class ProductGroup : IPoolJob
     {
         this.batch = batch;
         for (int i = 0; i < matrices.Length; i++) matrices[i].CheckShapes(inputs[i], outputs[i], batch);
-        if (pool.Threads == 1 || cost * LeanMatrix.BlockRows * batch < LeanMatrix.ParallelThreshold) Execute(0, 1);
+        if (pool.Threads == 1 || cost * BlockRows * batch < LeanMatrix.ParallelThreshold) Execute(0, 1);
         else pool.Run(this);
         Array.Clear(inputs);
         Array.Clear(outputs);
     }
 
-    static int Blocks(LeanMatrix m) => (m.Rows + LeanMatrix.BlockRows - 1) / LeanMatrix.BlockRows;
+    static int Blocks(LeanMatrix m) => (m.Rows + BlockRows - 1) / BlockRows;
 
     /// <summary>Part <paramref name="part"/>'s share: the blocks whose work starts in [part·cost/parts, (part+1)·cost/parts),
     /// matrix by matrix. Every block falls in exactly one share, and the same shapes always give the same shares.</summary>
@@ -87,7 +88,7 @@ public sealed class ProductGroup : IPoolJob
             var m = matrices[i];
             int first = FirstBlock(i, part, parts), end = FirstBlock(i, part + 1, parts);
             if (first < end)
-                m.MultiplyRowsOf(inputs[i].Span, outputs[i].Span, batch, first * LeanMatrix.BlockRows, Math.Min(m.Rows, end * LeanMatrix.BlockRows));
+                m.MultiplyRows(inputs[i].Span, outputs[i].Span, batch, first * BlockRows, Math.Min(m.Rows, end * BlockRows));
         }
     }
 

@@ -2,8 +2,8 @@
 
 Usage: python3 summarize.py PLAN.txt runs.jsonl
   PLAN.txt: the output of `./archlab sweep plan experiments/scaling-study/spec.json` (lists every planned run)
-Prints, per budget and architecture, finished / planned runs (seeds counted), then per architecture a table of final
-validation losses (mean over seeds where there are several; bold: lowest per budget) for the budgets with any result.
+Prints, per budget and architecture, finished / planned runs (seeds counted), the machines that finished them, then per
+architecture a table of final validation losses (mean over seeds where there are several; bold: lowest per budget) for the budgets with any result.
 """
 import json, re, sys
 from collections import defaultdict
@@ -30,6 +30,11 @@ for c in budgets:
         complete &= k == len(p)
         cells.append(f"{k}/{len(p)}")
     print(f"| {c:.0e} | " + " | ".join(cells) + f" | {'yes' if complete else 'no'} |")
+print()
+machines = defaultdict(int)
+for r in runs: machines[r.get("finished_on") or "not recorded (runs finished before the field was added)"] += 1
+print("Machines that finished the runs (`finished_on`; their `wall_seconds` are on that machine's clock):\n")
+for m, k in sorted(machines.items(), key=lambda kv: -kv[1]): print(f"- {m}: {k}")
 print()
 
 for a in archs:

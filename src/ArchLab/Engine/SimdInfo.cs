@@ -24,6 +24,15 @@ public static class SimdInfo
                $"AVX-512 BF16 {Yes(bf16)}{(bf16 ? " (in /proc/cpuinfo; .NET 10 has no intrinsic for it, bf16 weights are widened in registers)" : "")}";
     }
 
+    /// <summary>The machine in a few words, for records that outlive the run (a sweep's runs.jsonl): CPU model, logical
+    /// cores and the widest vector extension, e.g. "Intel(R) Xeon(R) Processor, 2 cores, AVX-512 with BF16".</summary>
+    public static string Machine()
+    {
+        string widest = Avx512F.IsSupported ? (CpuFlags().Contains("avx512_bf16") ? "AVX-512 with BF16" : "AVX-512")
+                        : Avx2.IsSupported ? "AVX2" : $"{RuntimeInformation.ProcessArchitecture} without AVX2";
+        return $"{CpuModel()}, {Environment.ProcessorCount} cores, {widest}";
+    }
+
     static HashSet<string> CpuFlags()
     {
         try

@@ -30,8 +30,13 @@ public sealed record RunResult
     public CurvePoint[] LossCurve { get; init; } = [];
     public double FinalValLoss { get; init; }
     public double FinalValBpb { get; init; }
+    /// <summary>The trainer's own clock over the whole run (a resumed run adds its parts), evaluations and checkpoints
+    /// included; it also counts any time the process was stopped (SIGSTOP).</summary>
     public double WallSeconds { get; init; }
     public DateTimeOffset FinishedAt { get; init; }
+    /// <summary>The machine that finished the run (<see cref="Engine.SimdInfo.Machine"/>); absent in runs recorded before
+    /// it was kept. A resumed run may have begun elsewhere.</summary>
+    public string? FinishedOn { get; init; }
 
     public string ToJsonLine() => JsonSerializer.Serialize(this, Line);
 

@@ -51,7 +51,7 @@ public static class SweepRun
             ComputeBudget = plan.ComputeBudget, TokenBudget = plan.TokenBudget,
             Epochs = (double)plan.Tokens / Math.Max(1, tokens.Train.TokenCount),
             LossCurve = curve, FinalValLoss = final.Loss, FinalValBpb = final.BitsPerByte,
-            WallSeconds = trainer.State.ElapsedSeconds, FinishedAt = DateTimeOffset.UtcNow,
+            WallSeconds = trainer.State.ElapsedSeconds, FinishedAt = DateTimeOffset.UtcNow, FinishedOn = Engine.SimdInfo.Machine(),
         };
         if (!double.IsFinite(result.FinalValLoss)) throw new TrainingDivergedException($"{plan.Id}: validation loss is {result.FinalValLoss}");
         runsFile.Append(result);

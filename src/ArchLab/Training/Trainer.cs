@@ -104,7 +104,7 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         double elapsedBefore = State.ElapsedSeconds;
         long intervalTokens = 0;
-        var intervalClock = Stopwatch.StartNew();
+        var stepClock = new Stopwatch(); // runs only inside optimizer steps: evaluations, checkpoints and handlers are not throughput
         EvalResult? last = null;
 
         for (long step = State.Step; step < Config.Steps; step++)
@@ -113,7 +113,9 @@ public sealed class Trainer
             double lr = LearningRateSchedule.At(step, Config.Steps, Config.LearningRate, Config.WarmupSteps, Config.MinLrRatio);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
 
+            stepClock.Start();
             var (loss, gradNorm) = TrainStep(step);
+            stepClock.Stop();
             intervalTokens += Config.TokensPerStep;
             State = State with
             {
@@ -127,12 +129,12 @@ public sealed class Trainer
             if ((step + 1) % Config.LogEvery == 0 || lastStep)
             {
                 var metrics = new StepMetrics(step + 1, Config.Steps, loss, lr, gradNorm,
-                    intervalTokens / Math.Max(intervalClock.Elapsed.TotalSeconds, 1e-9), State.TokensSeen, State.ElapsedSeconds);
+                    intervalTokens / Math.Max(stepClock.Elapsed.TotalSeconds, 1e-9), State.TokensSeen, State.ElapsedSeconds);
                 Metrics.Append(new { step = step + 1, loss, lr, grad_norm = double.IsFinite(gradNorm) ? gradNorm : (double?)null, tokens_per_second = metrics.TokensPerSecond,
                                      tokens = State.TokensSeen, elapsed_s = State.ElapsedSeconds });
                 StepLogged?.Invoke(metrics);
                 intervalTokens = 0;
-                intervalClock.Restart();
+                stepClock.Reset();
             }
             lastStep |= stopRequested; // a StepLogged handler may just have asked
             if ((step + 1) % Config.EvalEvery == 0 || lastStep)
@@ -143,13 +145,11 @@ public sealed class Trainer
                                      val_bpb = double.IsFinite(last.BitsPerByte) ? last.BitsPerByte : (double?)null, // data that is not text
                                      tokens = State.TokensSeen });
                 Evaluated?.Invoke(step + 1, last);
-                intervalClock.Restart();
             }
             if (Config.CheckpointEvery > 0 && ((step + 1) % Config.CheckpointEvery == 0 || lastStep))
             {
                 string saved = TrainingCheckpoint.Save(RunDir, Model, optimizer, Config, State);
                 CheckpointSaved?.Invoke(saved);
-                intervalClock.Restart();
             }
             if (lastStep) break;
         }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using ArchLab.Checkpoints;
 using ArchLab.Models;
+using ArchLab.Tests.TestSupport;
 using ArchLab.Training;
 using CsCheck;
 using TorchSharp;
@@ -19,20 +20,6 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    sealed class RandomData(int vocab, int batch, int seqLen) : ITrainingData
-    {
-        public (Tensor X, Tensor Y) TrainBatch(long step, int microStep)
-        {
-            var t = randint(0, vocab, [batch, seqLen + 1], generator: new torch.Generator((ulong)(step * 31 + microStep)));
-            return (t[.., ..^1], t[.., 1..]);
-        }
-
-        public IEnumerable<(Tensor X, Tensor Y)> ValidationBatches(int maxBatches) =>
-            Enumerable.Range(0, maxBatches).Select(i => TrainBatch(-1 - i, 0));
-
-        public double ValidationTokensPerByte => 1.0;
-    }
-
     /// <summary>The files of one real checkpoint (a tiny run's step 2), by name.</summary>
     static readonly Dictionary<string, byte[]> Base = MakeBase();
 
@@ -41,7 +28,7 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
         string run = Path.Combine(Path.GetTempPath(), $"archlab-fuzz-run-{Guid.NewGuid():N}");
         var model = new ModelConfig { VocabSize = 32, Dim = 16, Layers = 1, Heads = 2, ContextLength = 8 };
         var train = new TrainConfig { Steps = 2, BatchSize = 2, SeqLen = 8, CheckpointEvery = 2, EvalEvery = 2, EvalBatches = 1, LogEvery = 1, WarmupSteps = 1 };
-        var trainer = Trainer.Start(model, train, new RandomData(32, 2, 8), run, CPU);
+        var trainer = Trainer.Start(model, train, new RandomTrainingData(32, 2, 8), run, CPU);
         trainer.Run();
         trainer.Model.Dispose();
         string checkpoint = TrainingCheckpoint.Latest(run)!;

@@ -43,6 +43,7 @@ public class SweepCliTests
             Assert.True(r.LossCurve.Length >= 5 && r.LossCurve[^1].Step == 30);
             Assert.True(double.IsFinite(r.FinalValLoss) && r.FinalValLoss < Math.Log(256));
             Assert.True(r.WallSeconds > 0);
+            Assert.Equal(ArchLab.Engine.SimdInfo.Machine(), r.FinishedOn); // which machine's clock WallSeconds is
         }
         (code, stdout, stderr) = ArchLabCli.Run("sweep", "run", spec, "--workers", "2");
         Assert.True(code == 0, stdout + stderr);

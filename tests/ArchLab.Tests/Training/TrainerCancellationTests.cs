@@ -1,4 +1,5 @@
 using ArchLab.Models;
+using ArchLab.Tests.TestSupport;
 using ArchLab.Training;
 using static TorchSharp.torch;
 
@@ -7,20 +8,6 @@ namespace ArchLab.Tests.Training;
 /// <summary>A notebook's interrupt (a cancelled token) stops the trainer at its next step, with the steps so far kept.</summary>
 public class TrainerCancellationTests
 {
-    sealed class RandomData(int vocab, int batch, int seqLen) : ITrainingData
-    {
-        public (Tensor X, Tensor Y) TrainBatch(long step, int microStep)
-        {
-            var t = randint(0, vocab, [batch, seqLen + 1], generator: new TorchSharp.torch.Generator((ulong)(step + 1)));
-            return (t[.., ..^1], t[.., 1..]);
-        }
-
-        public IEnumerable<(Tensor X, Tensor Y)> ValidationBatches(int maxBatches) =>
-            Enumerable.Range(0, maxBatches).Select(i => TrainBatch(-1 - i, 0));
-
-        public double ValidationTokensPerByte => 1.0;
-    }
-
     [Fact]
     public void CancellingDuringAStepStopsBeforeTheNext()
     {
@@ -29,7 +16,7 @@ public class TrainerCancellationTests
         string run = Path.Combine(Path.GetTempPath(), "archlab-cancel-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var trainer = Trainer.Start(model, config, new RandomData(32, 2, 16), run, CPU);
+            var trainer = Trainer.Start(model, config, new RandomTrainingData(32, 2, 16), run, CPU);
             using var interrupt = new CancellationTokenSource();
             trainer.StepLogged += m => { if (m.Step == 3) interrupt.Cancel(); };
             Assert.ThrowsAny<OperationCanceledException>(() => trainer.Run(interrupt.Token));

@@ -1,4 +1,5 @@
 using ArchLab.Models;
+using ArchLab.Tests.TestSupport;
 using ArchLab.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,20 +10,6 @@ namespace ArchLab.Tests.Training;
 /// caller's stopping rule ends a run early with a final evaluation.</summary>
 public class TrainerLossTests
 {
-    sealed class RandomData(int vocab, int batch, int seqLen) : ITrainingData
-    {
-        public (Tensor X, Tensor Y) TrainBatch(long step, int microStep)
-        {
-            var t = randint(0, vocab, [batch, seqLen + 1], generator: new torch.Generator((ulong)(step * 31 + microStep + 7)));
-            return (t[.., ..^1], t[.., 1..]);
-        }
-
-        public IEnumerable<(Tensor X, Tensor Y)> ValidationBatches(int maxBatches) =>
-            Enumerable.Range(0, maxBatches).Select(i => TrainBatch(-1 - i, 0));
-
-        public double ValidationTokensPerByte => 1.0;
-    }
-
     /// <summary>Scores only the first position of every row: far from the mean over all positions, so a trainer that
     /// ignored it would be caught.</summary>
     sealed class FirstPositionLoss : ITrainingLoss
@@ -41,7 +28,7 @@ public class TrainerLossTests
         string run = NewRunDir();
         try
         {
-            var data = new RandomData(32, 4, 16);
+            var data = new RandomTrainingData(32, 4, 16, seedOffset: 7);
             var config = new TrainConfig { Steps = 2, BatchSize = 4, SeqLen = 16, EvalEvery = 2, EvalBatches = 2, LogEvery = 1, WarmupSteps = 1, CheckpointEvery = 0 };
             var trainer = Trainer.Start(Tiny, config, data, run, CPU, new FirstPositionLoss());
             double expectedFirst, allPositions;
@@ -78,7 +65,7 @@ public class TrainerLossTests
     {
         torch.manual_seed(4);
         using var model = new LanguageModel(Tiny);
-        var (x, y) = new RandomData(32, 3, 16).TrainBatch(0, 0);
+        var (x, y) = new RandomTrainingData(32, 3, 16, seedOffset: 7).TrainBatch(0, 0);
         using var _ = no_grad();
         var perPosition = NextTokenLoss.Instance.PerPosition(model, x, y);
         Assert.Equal([48L], perPosition.shape);
@@ -92,7 +79,7 @@ public class TrainerLossTests
         try
         {
             var config = new TrainConfig { Steps = 50, BatchSize = 2, SeqLen = 16, EvalEvery = 50, EvalBatches = 1, LogEvery = 10, WarmupSteps = 1, CheckpointEvery = 50 };
-            var trainer = Trainer.Start(Tiny, config, new RandomData(32, 2, 16), run, CPU);
+            var trainer = Trainer.Start(Tiny, config, new RandomTrainingData(32, 2, 16, seedOffset: 7), run, CPU);
             var evaluatedAt = new List<long>();
             trainer.Evaluated += (step, _) => evaluatedAt.Add(step);
             trainer.StepFinished += s => { if (s.Step == 4) trainer.StopAfterThisStep(); };

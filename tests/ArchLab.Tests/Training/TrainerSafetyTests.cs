@@ -1,7 +1,7 @@
 using ArchLab.Checkpoints;
 using ArchLab.Models;
-using ArchLab.Training;
 using ArchLab.Tests.TestSupport;
+using ArchLab.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,21 +11,6 @@ namespace ArchLab.Tests.Training;
 public class TrainerSafetyTests
 {
     /// <summary>Random token batches: enough to drive the trainer without a corpus.</summary>
-    sealed class RandomData(int vocab, int batch, int seqLen) : ITrainingData
-    {
-        public (Tensor X, Tensor Y) TrainBatch(long step, int microStep)
-        {
-            var g = new torch.Generator((ulong)(step * 31 + microStep));
-            var t = randint(0, vocab, [batch, seqLen + 1], generator: g);
-            return (t[.., ..^1], t[.., 1..]);
-        }
-
-        public IEnumerable<(Tensor X, Tensor Y)> ValidationBatches(int maxBatches) =>
-            Enumerable.Range(0, maxBatches).Select(i => TrainBatch(-1 - i, 0));
-
-        public double ValidationTokensPerByte => 1.0;
-    }
-
     static readonly ModelConfig Tiny = new() { VocabSize = 32, Dim = 32, Layers = 1, Heads = 2, ContextLength = 16 };
     static readonly TrainConfig Short = new() { Steps = 12, BatchSize = 2, SeqLen = 16, CheckpointEvery = 4, EvalEvery = 4, EvalBatches = 1, LogEvery = 1, WarmupSteps = 2 };
 
@@ -37,7 +22,7 @@ public class TrainerSafetyTests
     public void AnInfiniteGradientNormStopsTheRunWithoutSaving()
     {
         string run = NewRunDir();
-        var trainer = Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU);
+        var trainer = Trainer.Start(Tiny, Short, new RandomTrainingData(32, 2, 16), run, CPU);
         using (no_grad()) trainer.Model.head!.weight.mul_(1e30);
         var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
         Assert.Contains("non-finite gradient norm", e.Message);
@@ -52,7 +37,7 @@ public class TrainerSafetyTests
     public void WithoutClippingTheLogHasNoGradientNorm()
     {
         string run = NewRunDir();
-        var trainer = Trainer.Start(Tiny, Short with { Steps = 2, GradClip = 0 }, new RandomData(32, 2, 16), run, CPU);
+        var trainer = Trainer.Start(Tiny, Short with { Steps = 2, GradClip = 0 }, new RandomTrainingData(32, 2, 16), run, CPU);
         trainer.Run();
         trainer.Model.Dispose();
         Assert.Contains("\"grad_norm\":null", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
@@ -63,7 +48,7 @@ public class TrainerSafetyTests
     public void ResumeRemovesStalePartialCheckpoints()
     {
         string run = NewRunDir();
-        var trainer = Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU);
+        var trainer = Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomTrainingData(32, 2, 16), run, CPU);
         trainer.Run();
         trainer.Model.Dispose();
         string root = Path.Combine(run, "checkpoints");
@@ -76,7 +61,7 @@ public class TrainerSafetyTests
             File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), new byte[1000]);
         }
 
-        var resumed = Trainer.Resume(run, new RandomData(32, 2, 16), CPU);
+        var resumed = Trainer.Resume(run, new RandomTrainingData(32, 2, 16), CPU);
         Assert.False(Directory.Exists(partial));
         Assert.False(Directory.Exists(old));
         Assert.EndsWith("step_000004", TrainingCheckpoint.Latest(run));
@@ -89,7 +74,7 @@ public class TrainerSafetyTests
     public void NonFiniteLossStopsWithoutOverwritingTheLastCheckpoint()
     {
         string run = NewRunDir();
-        var trainer = Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU);
+        var trainer = Trainer.Start(Tiny, Short, new RandomTrainingData(32, 2, 16), run, CPU);
         trainer.StepLogged += m =>
         {
             if (m.Step == 5) using (no_grad()) trainer.Model.embed.weight!.fill_(double.NaN);
@@ -114,7 +99,7 @@ public class TrainerSafetyTests
     public void DamagedCheckpointIsRefusedNamingTheFile(string file, string damage)
     {
         string run = NewRunDir();
-        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU).Run();
+        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomTrainingData(32, 2, 16), run, CPU).Run();
         string path = Path.Combine(TrainingCheckpoint.Latest(run)!, file);
         switch (damage)
         {
@@ -122,7 +107,7 @@ public class TrainerSafetyTests
             case "flip": var bytes = File.ReadAllBytes(path); bytes[^3] ^= 0x40; File.WriteAllBytes(path, bytes); break;
             case "delete": File.Delete(path); break;
         }
-        var e = Assert.Throws<CheckpointException>(() => Trainer.Resume(run, new RandomData(32, 2, 16), CPU));
+        var e = Assert.Throws<CheckpointException>(() => Trainer.Resume(run, new RandomTrainingData(32, 2, 16), CPU));
         Assert.Contains(file, e.Message);
         Directory.Delete(run, recursive: true);
     }
@@ -131,8 +116,8 @@ public class TrainerSafetyTests
     public void StartingOverAnExistingRunIsRefused()
     {
         string run = NewRunDir();
-        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomData(32, 2, 16), run, CPU).Run();
-        Assert.Throws<InvalidOperationException>(() => Trainer.Start(Tiny, Short, new RandomData(32, 2, 16), run, CPU));
+        Trainer.Start(Tiny, Short with { Steps = 4 }, new RandomTrainingData(32, 2, 16), run, CPU).Run();
+        Assert.Throws<InvalidOperationException>(() => Trainer.Start(Tiny, Short, new RandomTrainingData(32, 2, 16), run, CPU));
         Directory.Delete(run, recursive: true);
     }
 
@@ -142,7 +127,7 @@ public class TrainerSafetyTests
         double Loss(bool bf16)
         {
             string run = NewRunDir();
-            var trainer = Trainer.Start(Tiny, Short with { Steps = 6, Bf16 = bf16 }, new RandomData(32, 2, 16), run, CPU);
+            var trainer = Trainer.Start(Tiny, Short with { Steps = 6, Bf16 = bf16 }, new RandomTrainingData(32, 2, 16), run, CPU);
             var result = trainer.Run();
             Assert.All(trainer.Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
             Directory.Delete(run, recursive: true);

@@ -16,6 +16,9 @@ public sealed record ApproachFit
     public OptimumPoint[] Optima { get; init; } = [];
     /// <summary>Bootstrap resamples that gave a fit (others had too few distinct budgets or no parabola minimum).</summary>
     public int BootstrapFits { get; init; }
+    /// <summary>The exponent a of every bootstrap fit, in resample order: what <see cref="ExponentComparison"/> pairs to
+    /// tell whether two architectures' exponents differ.</summary>
+    public double[] NExponentSamples { get; init; } = [];
     /// <summary>Compute grid with the fitted N_opt and D_opt and their pointwise 95% bands, for plots.</summary>
     public BandPoint[] Band { get; init; } = [];
     public ParametricLossResult? Parametric { get; init; }
@@ -82,7 +85,7 @@ public static class ChinchillaFits
             NExponent = Est(p.NExponent, q => q.NExponent), DExponent = Est(p.DExponent, q => q.DExponent),
             LogNCoefficient = lnG(p) - p.NExponent * Math.Log(k), LogDCoefficient = -lnG(p) - p.DExponent * Math.Log(k),
             ReferenceCompute = cRef, TokensPerParam = Est(TokensPerParam(p), TokensPerParam),
-            BootstrapFits = samples.Count,
+            BootstrapFits = samples.Count, NExponentSamples = samples.Select(q => q.NExponent).ToArray(),
             Band = grid.Select(c =>
             {
                 var (nOpt, dOpt) = p.Optimal(c, k);
@@ -165,7 +168,7 @@ public static class ChinchillaFits
             NExponent = Interval(a, samples.Select(s => s.A)), DExponent = Interval(b, samples.Select(s => s.B)),
             LogNCoefficient = lnKn, LogDCoefficient = lnKd, ReferenceCompute = cRef,
             TokensPerParam = Interval(Tpp(lnKn, a, lnKd, b), samples.Select(s => Tpp(s.LnKn, s.A, s.LnKd, s.B))),
-            Optima = optima.ToArray(), BootstrapFits = samples.Count,
+            Optima = optima.ToArray(), BootstrapFits = samples.Count, NExponentSamples = samples.Select(s => s.A).ToArray(),
             Band = ComputeGrid(points).Select(c =>
             {
                 double lc = Math.Log(c);

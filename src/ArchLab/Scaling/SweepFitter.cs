@@ -14,7 +14,8 @@ public sealed record ArchitectureFits(string Arch, int Runs, string Parameters, 
 /// <summary>
 /// Reads a sweep folder's <c>runs.jsonl</c>, fits every architecture (<see cref="ChinchillaFits"/>), and writes
 /// <c>fits.json</c>, <c>fits.csv</c> and the charts (<c>isoflop-&lt;arch&gt;.html</c>, <c>optimal-&lt;arch&gt;.html</c>,
-/// <c>frontier.html</c>) into the same folder; with total parameters, <c>fits-total.json</c>, <c>isoflop-total-&lt;arch&gt;.html</c> and so on.
+/// <c>frontier.html</c>) and <c>comparison.md</c> (<see cref="ExponentComparison"/>) into the same folder; with total
+/// parameters, <c>fits-total.json</c>, <c>isoflop-total-&lt;arch&gt;.html</c>, <c>comparison-total.md</c> and so on.
 /// </summary>
 public static class SweepFitter
 {
@@ -77,6 +78,10 @@ public static class SweepFitter
                     table.Add(f.Arch, f.Runs, name, a.NExponent.Value, a.NExponent.Low, a.NExponent.High, a.DExponent.Value, a.DExponent.Low, a.DExponent.High,
                         a.ReferenceCompute, a.TokensPerParam.Value, a.TokensPerParam.Low, a.TokensPerParam.High, a.BootstrapFits, f.LadderEnds?.Length ?? 0);
         table.Save(Path.Combine(sweepDir, $"fits{tag}.csv"));
+        string comparison = ExponentComparison.Markdown(results, totalParams ? "total" : "non-embedding", command);
+        AtomicFile.WriteAllText(Path.Combine(sweepDir, $"comparison{tag}.md"), comparison);
+        log?.WriteLine();
+        log?.Write(comparison);
         return results;
     }
 

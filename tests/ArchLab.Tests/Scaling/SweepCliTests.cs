@@ -156,6 +156,10 @@ public class SweepCliTests
             Assert.Contains("tokens_per_param", File.ReadAllText(Path.Combine(dir, "fits.csv")));
             Assert.Contains("approach 3: L-BFGS start 243/243", stdout); // progress through the slow part
             Assert.Contains("every budget's best size has a smaller and a larger size beside it", stdout);
+            string comparison = File.ReadAllText(Path.Combine(dir, "comparison.md"));
+            Assert.Contains("Epoch AI refit approach 3 (0.513)", comparison);
+            Assert.Contains("| transformer | ", comparison);
+            Assert.Contains(comparison.Split('\n')[0], stdout); // printed as well
 
             // total parameters: their own files beside the non-embedding ones
             string nonEmbedding = File.ReadAllText(Path.Combine(dir, "fits.json"));
@@ -164,7 +168,7 @@ public class SweepCliTests
             Assert.Equal(nonEmbedding, File.ReadAllText(Path.Combine(dir, "fits.json")));
             var total = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits-total.json")))!["fits"]![0]!;
             Assert.Equal("total", total["parameters"]!.GetValue<string>());
-            foreach (var name in new[] { "fits-total.csv", "isoflop-total-transformer.html", "optimal-total-transformer.html" })
+            foreach (var name in new[] { "fits-total.csv", "isoflop-total-transformer.html", "optimal-total-transformer.html", "comparison-total.md" })
                 Assert.True(File.Exists(Path.Combine(dir, name)), name);
 
             // the completed budgets of a sweep still running: 2 of the 3 budgets, 14 of the 21 runs

@@ -3,9 +3,10 @@
 Usage: python3 summarize.py PLAN.txt runs.jsonl
   PLAN.txt: the output of `./archlab sweep plan experiments/scaling-study/spec.json` (lists every planned run)
 Prints, per budget and architecture, finished / planned runs (seeds counted), the machines that finished them, then per
-architecture a table of final validation losses (mean over seeds where there are several; bold: lowest per budget) for the budgets with any result.
+architecture a table of final validation losses (mean over seeds where there are several; bold: lowest per budget) for the budgets with any result,
+and last the spread of final losses across seeds where a size has run with several.
 """
-import json, re, sys
+import json, re, statistics, sys
 from collections import defaultdict
 
 plan_path, runs_path = sys.argv[1:3]
@@ -56,4 +57,20 @@ for a in archs:
             text = f"{sum(v) / len(v):.3f}" + (f" ({len(v)})" if len(v) > 1 else "")
             row.append(f"**{text}**" if best[b] == n else text)
         print(f"| d{d}×{l} | {n:,} | " + " | ".join(row) + " |")
+    print()
+
+spread = defaultdict(list)
+for a in archs:
+    losses = defaultdict(list)
+    for r in runs:
+        if r["arch"] == a and r.get("compute_budget"): losses[(r["compute_budget"], r["model"]["dim"], r["model"]["layers"])].append(r["final_val_loss"])
+    for (c, d, l), v in losses.items():
+        if len(v) >= 2: spread[(a, c)].append((statistics.stdev(v), max(v) - min(v), f"d{d}×{l}", len(v)))
+if spread:
+    print("Spread of the final validation loss across seeds (sizes with several seeds; nats/token): the noise a single run carries\n")
+    print("| arch | budget | sizes | mean standard deviation | largest max − min (size) |")
+    print("|---|---|---|---|---|")
+    for (a, c), v in sorted(spread.items(), key=lambda kv: (kv[0][1], archs.index(kv[0][0]))):
+        widest = max(v, key=lambda x: x[1])
+        print(f"| {a} | {c:.0e} | {len(v)} | {statistics.mean(x[0] for x in v):.4f} | {widest[1]:.4f} ({widest[2]}) |")
     print()

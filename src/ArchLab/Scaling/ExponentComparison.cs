@@ -10,8 +10,9 @@ public enum Position { Below, Inside, Above }
 public sealed record ReferenceCheck(string Arch, Estimate A, IReadOnlyList<(ReferenceExponent Reference, Position Position)> References);
 
 /// <summary>
-/// The difference a_X − a_Y of two architectures with its 95% interval over every pair of their bootstrap fits (the
-/// resamples of two architectures are independent). <see cref="Supported"/>: the interval excludes 0.
+/// The difference a_X − a_Y of two architectures with its 95% interval over every pair of their bootstrap fits: the two
+/// architectures' runs are separate experiments, so any fit of one beside any fit of the other is a draw of the difference
+/// (their resamples share a random seed, which does not matter once every pair is taken). <see cref="Supported"/>: the interval excludes 0.
 /// </summary>
 public sealed record ExponentDifference(string First, string Second, Estimate Difference)
 {

@@ -7,6 +7,9 @@ namespace ArchLab.Scaling;
 /// <c>runs.jsonl</c>: one JSON line per finished run, shared by concurrent workers (local processes or Slurm tasks).
 /// Appends hold an exclusive lock on <c>runs.jsonl.lock</c> (flock), skip a run already recorded (no duplicate lines),
 /// cut a torn last line left by a killed writer, and write the whole line with one write, flushed to disk.
+/// Only the text after the last newline can be a torn write: it is ignored (and cut by the next append) unless it is a
+/// whole record, which is kept. Any other line that is not a record is an error naming the line, never skipped: a fit must
+/// not quietly leave out a run.
 /// </summary>
 public sealed class RunsFile(string path)
 {
@@ -19,7 +22,14 @@ public sealed class RunsFile(string path)
         if (ReadUnlocked().Any(r => r.Id == result.Id)) return false;
         using var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
         long end = CompleteLength(stream);
-        if (end != stream.Length) stream.SetLength(end);
+        if (end != stream.Length)
+        {
+            stream.Seek(end, SeekOrigin.Begin);
+            var tail = new byte[stream.Length - end];
+            stream.ReadExactly(tail);
+            if (Parse(Encoding.UTF8.GetString(tail)) is not null) stream.Write("\n"u8); // a whole record without its newline (an edited file): keep it
+            else stream.SetLength(end); // the torn line of a killed writer
+        }
         stream.Seek(0, SeekOrigin.End);
         stream.Write(Encoding.UTF8.GetBytes(result.ToJsonLine() + "\n"));
         stream.Flush(flushToDisk: true);
@@ -39,13 +49,25 @@ public sealed class RunsFile(string path)
     {
         var results = new List<RunResult>();
         if (!File.Exists(Path)) return results;
-        foreach (var line in File.ReadAllLines(Path))
+        var lines = File.ReadAllText(Path).Split('\n');
+        for (int i = 0; i < lines.Length - 1; i++) // every line that ends in a newline
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try { results.Add(RunResult.FromJsonLine(line)); }
-            catch (JsonException) { } // the torn tail of a killed append
+            if (string.IsNullOrWhiteSpace(lines[i])) continue;
+            try { results.Add(RunResult.FromJsonLine(lines[i]) is { Id.Length: > 0 } run ? run : throw new JsonException("no id")); }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{Path}: line {i + 1} is not a run record ({e.Message}); mend or remove it");
+            }
         }
+        if (Parse(lines[^1]) is { } last) results.Add(last); // text after the last newline: a torn write unless whole
         return results;
+    }
+
+    static RunResult? Parse(string line)
+    {
+        if (string.IsNullOrWhiteSpace(line)) return null;
+        try { return RunResult.FromJsonLine(line) is { Id.Length: > 0 } run ? run : null; }
+        catch (JsonException) { return null; }
     }
 
     /// <summary>Length up to and including the last newline.</summary>

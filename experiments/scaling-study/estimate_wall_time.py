@@ -9,6 +9,9 @@ Throughput (training FLOPs per second of a run's own clock) is fitted as a power
 over the finished runs (log-log least squares), and each pending run is predicted as compute / throughput + the median
 per-run overhead (log time minus trainer time). Larger models than any finished run are extrapolated; the measured runs
 ran at nice 19 on a shared 2-core machine, so the estimate holds for that load only.
+The runs' own clocks also count any time the sweep was stopped (SIGSTOP while benchmarks were timed), and earlier runs
+ran on other machines. So the runs the log timed whole are set against their prediction, per architecture, and the
+estimate is given again at that pace (the median over all of them for an architecture the log has not timed yet).
 """
 import json, math, re, sys, statistics
 from collections import defaultdict
@@ -18,6 +21,7 @@ workers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
 
 runs = [json.loads(l) for l in open(runs_path) if l.strip()]
 done = {r["id"] for r in runs}
+done_wall = {r["id"]: r["wall_seconds"] for r in runs}
 plan = []
 for line in open(plan_path):
     parts = line.split()
@@ -51,17 +55,39 @@ for a, (c0, c1) in sorted(fits.items()):
     print(f"  {a:20} {len(pts):3} runs: throughput = {math.exp(c0):.3g} * (FLOPs/token)^{c1:.2f} FLOP/s; "
           f"measured {min(math.exp(p[1]) for p in pts)/1e9:.2f}-{max(math.exp(p[1]) for p in pts)/1e9:.2f} GFLOP/s")
 pending = [p for p in plan if p["id"] not in done]
-by_budget = defaultdict(float)
-total = 0.0
 max_measured = {a: max(p[0] for p in pts) for a, pts in by_arch.items()}
-for p in pending:
+
+def predicted(p):
     c0, c1 = fits.get(p["arch"], pooled)
     # never extrapolate throughput beyond the largest model measured (bigger matmuls are faster; that is optimistic otherwise)
     lf = min(math.log(p["fpt"]), max_measured.get(p["arch"], math.log(p["fpt"])))
-    seconds = p["compute"] / math.exp(c0 + c1 * lf) + overhead
+    return p["compute"] / math.exp(c0 + c1 * lf) + overhead
+
+# Calibration: the runs this log timed from start to end against what the model predicts for them. The model is fitted
+# to every run's own clock, which counts any time a run was stopped (SIGSTOP while benchmarks were timed) and the machine
+# of earlier sessions; the log tells the present pace. A run resumed from a checkpoint logs only its last part, shorter
+# than its own clock (which adds the parts): it is left out.
+by_id = {p["id"]: p for p in plan}
+pairs = defaultdict(list)  # arch -> [(logged, predicted)]
+for i in logged:
+    if i in by_id and i in done and logged[i] >= done_wall[i]:
+        pairs[by_id[i]["arch"]].append((logged[i], predicted(by_id[i])))
+everyone = [q for v in pairs.values() for q in v]
+factor_all = statistics.median(a / b for a, b in everyone) if everyone else 1.0
+factor = {a: statistics.median(x / y for x, y in v) for a, v in pairs.items()}
+by_budget = defaultdict(float)
+total = calibrated = 0.0
+for p in pending:
+    seconds = predicted(p)
     by_budget[float(re.search(r"-c([0-9.e]+)", p["id"]).group(1))] += seconds
     total += seconds
+    calibrated += seconds * factor.get(p["arch"], factor_all)
 print(f"{len(pending)} of {len(plan)} planned runs pending: about {total/3600:.0f} h of run time, "
       f"{total/3600/workers:.0f} h wall with {workers} workers at the measured load")
 for b, s in sorted(by_budget.items()):
     print(f"  budget {b:.0e}: {s/3600:.1f} h of run time")
+if everyone:
+    print(f"this log's {len(everyone)} whole runs took {factor_all:.2f}x the predicted time (median), per architecture: " +
+          ", ".join(f"{a} {f:.2f}x ({len(pairs[a])})" for a, f in sorted(factor.items())) +
+          f"; at those paces (the overall median for the others) about {calibrated / 3600:.0f} h of run time, "
+          f"{calibrated / 3600 / workers:.0f} h wall with {workers} workers")

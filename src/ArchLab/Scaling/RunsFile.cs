@@ -53,7 +53,7 @@ public sealed class RunsFile(string path)
         for (int i = 0; i < lines.Length - 1; i++) // every line that ends in a newline
         {
             if (string.IsNullOrWhiteSpace(lines[i])) continue;
-            try { results.Add(RunResult.FromJsonLine(lines[i]) is { Id.Length: > 0 } run ? run : throw new JsonException("no id")); }
+            try { results.Add(Record(lines[i])); }
             catch (JsonException e)
             {
                 throw new InvalidDataException($"{Path}: line {i + 1} is not a run record ({e.Message}); mend or remove it");
@@ -63,10 +63,15 @@ public sealed class RunsFile(string path)
         return results;
     }
 
+    /// <summary>A line as a run record: JSON with an id, else <see cref="JsonException"/>.</summary>
+    static RunResult Record(string line) =>
+        RunResult.FromJsonLine(line) is { Id.Length: > 0 } run ? run : throw new JsonException("no id");
+
+    /// <summary>A line that may be a torn write: its record, or null.</summary>
     static RunResult? Parse(string line)
     {
         if (string.IsNullOrWhiteSpace(line)) return null;
-        try { return RunResult.FromJsonLine(line) is { Id.Length: > 0 } run ? run : null; }
+        try { return Record(line); }
         catch (JsonException) { return null; }
     }
 

@@ -14,8 +14,12 @@ public sealed record ApproachFit
     public Estimate TokensPerParam { get; init; } = new(double.NaN, double.NaN, double.NaN);
     /// <summary>The optimum per compute budget the lines were fitted to: (C, N_opt, D_opt).</summary>
     public OptimumPoint[] Optima { get; init; } = [];
-    /// <summary>Bootstrap resamples that gave a fit (others had too few distinct budgets or no parabola minimum).</summary>
+    /// <summary>Bootstrap resamples that gave a fit (others had too few budgets with an optimum for a line).</summary>
     public int BootstrapFits { get; init; }
+    /// <summary>Approaches 1 and 2: budget optima of the full fit that a bootstrap resample did not have (summed over the
+    /// resamples): its parabola had no minimum inside the sizes it ran (approach 2), or the budget fell off its envelope
+    /// (approach 1). The lines of that resample were fitted without them.</summary>
+    public int BootstrapOptimaLeftOut { get; init; }
     /// <summary>The exponent a of every bootstrap fit, in resample order: what <see cref="ExponentComparison"/> pairs to
     /// tell whether two architectures' exponents differ.</summary>
     public double[] NExponentSamples { get; init; } = [];
@@ -30,15 +34,21 @@ public sealed record ApproachFit
 
 public sealed record OptimumPoint(double Compute, double NOpt, double DOpt, double? MinLoss = null, double[]? Parabola = null, bool Extrapolated = false);
 public sealed record BandPoint(double Compute, double NOpt, double NLow, double NHigh, double DOpt, double DLow, double DHigh);
-public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Estimate Alpha, Estimate Beta, double FlopsPerParamToken, double Objective);
+/// <param name="FlopsPerToken">The power law F(N) that turns compute into tokens for the compute-optimal N and D.</param>
+/// <param name="ProportionalComputeNExponent">β/(α+β): what a would be if compute were k·N·D, as in Chinchilla's C = 6ND.</param>
+public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Estimate Alpha, Estimate Beta, FlopsPerTokenLaw FlopsPerToken,
+    Estimate ProportionalComputeNExponent, double Objective);
 
 /// <summary>
 /// The three estimates of Hoffmann et al. (2022) for one architecture, from its runs' final validation losses, each with
-/// bootstrap 95% intervals (runs resampled with replacement; percentile intervals):
+/// bootstrap 95% intervals (runs resampled with replacement within each compute budget; percentile intervals):
 /// 1. per compute budget the lowest-loss run (the loss–compute envelope), lines ln N_opt and ln D_opt against ln C;
-/// 2. per IsoFLOP budget a parabola of loss in ln N, its minimum N_opt (D_opt = C / FLOPs per token at N_opt), lines as in 1;
-/// 3. L(N, D) = E + A/N^α + B/D^β by Huber/L-BFGS (<see cref="ParametricLossFit"/>), a = β/(α+β), b = α/(α+β).
-/// Tokens per parameter are D_opt/N_opt at the largest compute budget.
+/// 2. per IsoFLOP budget a parabola of loss in ln N, its minimum N_opt (D_opt = C / F(N_opt)), lines as in 1 through the
+///    minima that lie inside the sizes run;
+/// 3. L(N, D) = E + A/N^α + B/D^β by Huber/L-BFGS (<see cref="ParametricLossFit"/>), minimised along C = F(N)·D:
+///    a = β/(α+vβ), b = α/(α+vβ).
+/// F(N) = e^u·N^v is the architecture's training FLOPs per token (<see cref="FlopsPerTokenLaw"/>), so all three measure
+/// N_opt against the same compute. Tokens per parameter are D_opt/N_opt at the largest compute budget.
 /// </summary>
 public static class ChinchillaFits
 {
@@ -54,8 +64,16 @@ public static class ChinchillaFits
 
     public static ApproachFit IsoFlop(IReadOnlyList<ScalingPoint> points, Options options)
     {
-        var optima = IsoFlopOptima(points);
-        return LinesWithBootstrap("approach 2: parabola in ln N per IsoFLOP budget", points, optima, IsoFlopOptima, options);
+        if (points.Any(p => p.Budget is null)) throw new ArgumentException("approach 2 needs IsoFLOP budgets (compute_budgets in the spec)");
+        // F(N) belongs to the architecture's ladder, not to the noise: fitted once, used by every resample
+        var flops = FlopsPerTokenLaw.Fit(points);
+        var optima = IsoFlopOptima(points, flops);
+        var fit = LinesWithBootstrap("approach 2: parabola in ln N per IsoFLOP budget", points, optima, pts => IsoFlopOptima(pts, flops), options);
+        return fit.Band.Length == 0 ? fit : fit with
+        {
+            Note = $"D_opt = C / F(N_opt), F(N) = {Math.Exp(flops.LogCoefficient):G3}·N^{flops.Exponent:F3} (FLOPs per token fitted over the runs); "
+                 + "lines through the minima inside the sizes run",
+        };
     }
 
     public static ApproachFit Parametric(IReadOnlyList<ScalingPoint> points, Options options)
@@ -63,47 +81,51 @@ public static class ChinchillaFits
         var n = points.Select(p => p.N).ToArray(); var d = points.Select(p => p.D).ToArray(); var l = points.Select(p => p.Loss).ToArray();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var fit = ParametricLossFit.Run(n, d, l, options.ParametricGrid, progress: Every(options.Progress, "approach 3: L-BFGS start", clock));
-        double k = Median(points.Select(p => p.FlopsPerToken / p.N));
+        var flops = FlopsPerTokenLaw.Fit(points);
         double cRef = points.Max(p => p.Budget ?? p.C);
         var rng = new Random(options.Seed);
         var samples = new List<ParametricLoss>();
         for (int b = 0; b < options.ParametricBootstrap; b++)
         {
-            var idx = Resample(points.Count, rng);
+            var idx = ResampleWithinBudgets(points, rng);
             try { samples.Add(ParametricLossFit.Run(idx.Select(i => n[i]).ToList(), idx.Select(i => d[i]).ToList(), idx.Select(i => l[i]).ToList(), fit.BestStarts).Loss); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
             Every(options.Progress, "approach 3: bootstrap refit", clock)?.Invoke(b + 1, options.ParametricBootstrap);
         }
         Estimate Est(double value, Func<ParametricLoss, double> get) => Interval(value, samples.Select(get));
         var p = fit.Loss;
-        double TokensPerParam(ParametricLoss q) { var (nOpt, dOpt) = q.Optimal(cRef, k); return dOpt / nOpt; }
-        double lnG(ParametricLoss q) => Math.Log(q.Alpha * q.A / (q.Beta * q.B)) / (q.Alpha + q.Beta);
+        double TokensPerParam(ParametricLoss q) { var (nOpt, dOpt) = q.Optimal(cRef, flops); return dOpt / nOpt; }
+        double ProportionalA(ParametricLoss q) => q.Beta / (q.Alpha + q.Beta);
         var grid = ComputeGrid(points);
         return new ApproachFit
         {
             Method = "approach 3: L(N, D) = E + A/N^α + B/D^β, Huber (δ = 1e-3) on ln L, L-BFGS from a grid of starts",
-            NExponent = Est(p.NExponent, q => q.NExponent), DExponent = Est(p.DExponent, q => q.DExponent),
-            LogNCoefficient = lnG(p) - p.NExponent * Math.Log(k), LogDCoefficient = -lnG(p) - p.DExponent * Math.Log(k),
+            NExponent = Est(p.NExponent(flops), q => q.NExponent(flops)), DExponent = Est(p.DExponent(flops), q => q.DExponent(flops)),
+            LogNCoefficient = p.LogNCoefficient(flops), LogDCoefficient = p.LogDCoefficient(flops),
             ReferenceCompute = cRef, TokensPerParam = Est(TokensPerParam(p), TokensPerParam),
-            BootstrapFits = samples.Count, NExponentSamples = samples.Select(q => q.NExponent).ToArray(),
+            BootstrapFits = samples.Count, NExponentSamples = samples.Select(q => q.NExponent(flops)).ToArray(),
             Band = grid.Select(c =>
             {
-                var (nOpt, dOpt) = p.Optimal(c, k);
-                var ns = samples.Select(q => q.Optimal(c, k).N).ToList(); var ds = samples.Select(q => q.Optimal(c, k).D).ToList();
+                var (nOpt, dOpt) = p.Optimal(c, flops);
+                var ns = samples.Select(q => q.Optimal(c, flops).N).ToList(); var ds = samples.Select(q => q.Optimal(c, flops).D).ToList();
                 var ni = Interval(nOpt, ns); var di = Interval(dOpt, ds);
                 return new BandPoint(c, nOpt, ni.Low, ni.High, dOpt, di.Low, di.High);
             }).ToArray(),
             Parametric = new ParametricLossResult(Est(p.E, q => q.E), Est(p.A, q => q.A), Est(p.B, q => q.B),
-                Est(p.Alpha, q => q.Alpha), Est(p.Beta, q => q.Beta), k, fit.Objective),
-            Note = $"C = k·N·D with k = {k:F2}, the median training FLOPs per token per parameter of the runs; bootstrap restarts L-BFGS from the {fit.BestStarts.Count} best grid starts of the full fit",
+                Est(p.Alpha, q => q.Alpha), Est(p.Beta, q => q.Beta), flops, Est(ProportionalA(p), ProportionalA), fit.Objective),
+            Note = $"minimised along C = F(N)·D, F(N) = {Math.Exp(flops.LogCoefficient):G3}·N^{flops.Exponent:F3} (FLOPs per token fitted over the runs), "
+                 + $"so a = β/(α+{flops.Exponent:F3}β); with C ∝ N·D it would be β/(α+β) = {ProportionalA(p):F3}; "
+                 + $"bootstrap restarts L-BFGS from the {fit.BestStarts.Count} best grid starts of the full fit",
         };
     }
 
     // ---- approaches 1 and 2: optima per budget, then lines ------------------------------------------------------
 
     /// <summary>Runs grouped by IsoFLOP budget, or by quarter-decade of compute when the sweep has token budgets.</summary>
-    public static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) =>
-        points.GroupBy(p => p.Budget ?? Math.Pow(10, Math.Round(4 * Math.Log10(p.C)) / 4));
+    public static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) => ByBudget(points, p => p);
+
+    static IEnumerable<IGrouping<double, T>> ByBudget<T>(IEnumerable<T> items, Func<T, ScalingPoint> point) =>
+        items.GroupBy(x => point(x).Budget ?? Math.Pow(10, Math.Round(4 * Math.Log10(point(x).C)) / 4));
 
     static List<OptimumPoint> EnvelopeOptima(IReadOnlyList<ScalingPoint> points)
     {
@@ -120,13 +142,10 @@ public static class ChinchillaFits
         return optima;
     }
 
-    static List<OptimumPoint> IsoFlopOptima(IReadOnlyList<ScalingPoint> points)
+    /// <summary>Each budget's parabola minimum (flagged <c>Extrapolated</c> when outside the sizes run there); budgets
+    /// with fewer than three sizes or no minimum have none.</summary>
+    static List<OptimumPoint> IsoFlopOptima(IReadOnlyList<ScalingPoint> points, FlopsPerTokenLaw flops)
     {
-        if (points.Any(p => p.Budget is null)) throw new ArgumentException("approach 2 needs IsoFLOP budgets (compute_budgets in the spec)");
-        // FLOPs per token as a power of N across the architecture's runs turns N_opt into D_opt = C / FLOPs per token.
-        var distinct = points.DistinctBy(p => p.N).ToList();
-        var (u, v) = distinct.Count >= 2 ? Regression.Line(distinct.Select(p => Math.Log(p.N)).ToList(), distinct.Select(p => Math.Log(p.FlopsPerToken)).ToList())
-                                         : (Math.Log(points[0].FlopsPerToken / points[0].N), 1.0);
         var optima = new List<OptimumPoint>();
         foreach (var g in ByBudget(points).OrderBy(g => g.Key))
         {
@@ -136,7 +155,7 @@ public static class ChinchillaFits
             if (!(c2 > 0)) continue; // no minimum
             double lnOpt = -c1 / (2 * c2);
             double nOpt = Math.Exp(lnOpt);
-            double dOpt = g.Key / Math.Exp(u + v * lnOpt);
+            double dOpt = flops.Tokens(g.Key, nOpt);
             optima.Add(new OptimumPoint(g.Key, nOpt, dOpt, c0 + c1 * lnOpt + c2 * lnOpt * lnOpt, [c0, c1, c2], lnOpt < x.Min() || lnOpt > x.Max()));
         }
         return optima;
@@ -145,21 +164,20 @@ public static class ChinchillaFits
     static ApproachFit LinesWithBootstrap(string method, IReadOnlyList<ScalingPoint> points, List<OptimumPoint> optima,
         Func<IReadOnlyList<ScalingPoint>, List<OptimumPoint>> optimaOf, Options options)
     {
-        if (optima.Select(o => o.Compute).Distinct().Count() < 2)
-            return new ApproachFit { Method = method, Optima = optima.ToArray(), Note = "fewer than two compute budgets with an optimum: no line" };
-        var (lnKn, a, lnKd, b) = Lines(optima);
+        // an optimum outside the sizes run is a guess of the parabola, not a measurement: shown, but no line goes through it
+        var measured = optima.Where(o => !o.Extrapolated).ToList();
+        if (measured.Select(o => o.Compute).Distinct().Count() < 2)
+            return new ApproachFit { Method = method, Optima = optima.ToArray(), Note = "fewer than two compute budgets with an optimum inside their sizes: no line" };
+        var (lnKn, a, lnKd, b) = Lines(measured);
         double cRef = points.Max(p => p.Budget ?? p.C);
         var rng = new Random(options.Seed);
         var samples = new List<(double LnKn, double A, double LnKd, double B)>();
+        int leftOut = 0;
         for (int i = 0; i < options.Bootstrap; i++)
         {
-            var idx = Resample(points.Count, rng);
-            try
-            {
-                var o = optimaOf(idx.Select(j => points[j]).ToList());
-                if (o.Select(p => p.Compute).Distinct().Count() >= 2) samples.Add(Lines(o));
-            }
-            catch (ArgumentException) { }
+            var o = optimaOf(ResampleWithinBudgets(points, rng).Select(j => points[j]).ToList()).Where(p => !p.Extrapolated).ToList();
+            leftOut += measured.Count(m => !o.Any(p => SameBudget(p.Compute, m.Compute)));
+            if (o.Select(p => p.Compute).Distinct().Count() >= 2) samples.Add(Lines(o));
         }
         double Tpp(double lkn, double aa, double lkd, double bb) => Math.Exp(lkd + bb * Math.Log(cRef) - lkn - aa * Math.Log(cRef));
         return new ApproachFit
@@ -168,7 +186,7 @@ public static class ChinchillaFits
             NExponent = Interval(a, samples.Select(s => s.A)), DExponent = Interval(b, samples.Select(s => s.B)),
             LogNCoefficient = lnKn, LogDCoefficient = lnKd, ReferenceCompute = cRef,
             TokensPerParam = Interval(Tpp(lnKn, a, lnKd, b), samples.Select(s => Tpp(s.LnKn, s.A, s.LnKd, s.B))),
-            Optima = optima.ToArray(), BootstrapFits = samples.Count, NExponentSamples = samples.Select(s => s.A).ToArray(),
+            Optima = optima.ToArray(), BootstrapFits = samples.Count, BootstrapOptimaLeftOut = leftOut, NExponentSamples = samples.Select(s => s.A).ToArray(),
             Band = ComputeGrid(points).Select(c =>
             {
                 double lc = Math.Log(c);
@@ -196,7 +214,22 @@ public static class ChinchillaFits
             log.WriteLine($"    {what} {done}/{total} ({clock.Elapsed.TotalSeconds:F0} s)");
     };
 
-    static int[] Resample(int count, Random rng) => Enumerable.Range(0, count).Select(_ => rng.Next(count)).ToArray();
+    /// <summary>A bootstrap resample: the runs of each compute budget drawn with replacement from that budget's runs, so
+    /// every resample has the sweep's budgets with their run counts (the design), and only the losses vary.</summary>
+    static List<int> ResampleWithinBudgets(IReadOnlyList<ScalingPoint> points, Random rng)
+    {
+        var resample = new List<int>(points.Count);
+        foreach (var budget in ByBudget(Enumerable.Range(0, points.Count).Select(i => (Index: i, Point: points[i])), x => x.Point).OrderBy(g => g.Key))
+        {
+            var runs = budget.Select(x => x.Index).ToArray();
+            for (int i = 0; i < runs.Length; i++) resample.Add(runs[rng.Next(runs.Length)]);
+        }
+        return resample;
+    }
+
+    /// <summary>Two optima of one budget: approach 1 places an optimum at its run's own compute, which whole batches
+    /// move by well under a quarter of a decade from the budget; budgets lie at least that far apart.</summary>
+    static bool SameBudget(double c1, double c2) => Math.Abs(Math.Log10(c1 / c2)) < 0.125;
 
     /// <summary>Percentile 2.5–97.5 interval of the bootstrap values around the full-data value (NaN when none).</summary>
     public static Estimate Interval(double value, IEnumerable<double> samples)
@@ -211,12 +244,6 @@ public static class ChinchillaFits
         double pos = q * (sorted.Length - 1);
         int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
         return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-    }
-
-    static double Median(IEnumerable<double> values)
-    {
-        var s = values.OrderBy(x => x).ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 
     /// <summary>Log-spaced compute values from half the smallest to twice the largest budget, for bands.</summary>

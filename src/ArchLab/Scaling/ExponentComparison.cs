@@ -62,7 +62,9 @@ public static class ExponentComparison
         w.WriteLine($"Made by `{command}`.");
         w.WriteLine();
         w.WriteLine("Intervals: bootstrap 95 % percentile. Against a published value: the interval includes it, or lies wholly above it");
-        w.WriteLine("(a larger) or below it (a smaller). Between architectures: a difference is supported when its interval excludes 0.");
+        w.WriteLine("(a larger) or below it (a smaller). The published values were measured with total parameters and C = 6ND; here C is each");
+        w.WriteLine("run's own training FLOPs" + (parameters == "total" ? "." : "; with non-embedding parameters the fit with total parameters (comparison-total.md) is the like-for-like one."));
+        w.WriteLine("Between architectures: a difference is supported when its interval excludes 0.");
         w.WriteLine();
         w.WriteLine("| arch | a [95 %] | " + string.Join(" | ", Published.Select(r => $"{r.Source} {r.Approach} ({r.A:0.00#})")) + " |");
         w.WriteLine("|---|---|" + string.Concat(Published.Select(_ => "---|")));

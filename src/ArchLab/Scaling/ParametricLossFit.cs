@@ -5,17 +5,31 @@ public sealed record ParametricLoss(double E, double A, double B, double Alpha, 
 {
     public double Loss(double n, double d) => E + A / Math.Pow(n, Alpha) + B / Math.Pow(d, Beta);
 
-    /// <summary>Exponent of N_opt ∝ C^a under C = k·N·D: a = β/(α+β).</summary>
-    public double NExponent => Beta / (Alpha + Beta);
-    /// <summary>Exponent of D_opt ∝ C^b: b = α/(α+β).</summary>
-    public double DExponent => Alpha / (Alpha + Beta);
+    /// <summary>
+    /// Exponent a of N_opt ∝ C^a when C = F(N)·D with F(N) = e^u·N^v: a = β/(α + vβ). With C = k·N·D (v = 1, Chinchilla's
+    /// 6ND) this is β/(α+β).
+    /// </summary>
+    public double NExponent(FlopsPerTokenLaw flops) => Beta / (Alpha + flops.Exponent * Beta);
 
-    /// <summary>Loss-minimising N and D for compute C = k·N·D (closed form: G = (αA/(βB))^(1/(α+β))).</summary>
-    public (double N, double D) Optimal(double compute, double flopsPerParamToken)
+    /// <summary>Exponent b of D_opt ∝ C^b: b = 1 − v·a = α/(α + vβ).</summary>
+    public double DExponent(FlopsPerTokenLaw flops) => Alpha / (Alpha + flops.Exponent * Beta);
+
+    /// <summary>ln k_N of N_opt = k_N·C^a: setting dL/dN = 0 along D = C/F(N) gives
+    /// N^(α+vβ) = αA·C^β / (vβB·e^(uβ)).</summary>
+    public double LogNCoefficient(FlopsPerTokenLaw flops)
     {
-        double g = Math.Pow(Alpha * A / (Beta * B), 1 / (Alpha + Beta));
-        double cOverK = compute / flopsPerParamToken;
-        return (g * Math.Pow(cOverK, NExponent), Math.Pow(cOverK, DExponent) / g);
+        double v = flops.Exponent, u = flops.LogCoefficient;
+        return (Math.Log(Alpha * A / (v * Beta * B)) - u * Beta) / (Alpha + v * Beta);
+    }
+
+    /// <summary>ln k_D of D_opt = k_D·C^b, from D_opt = C / F(N_opt).</summary>
+    public double LogDCoefficient(FlopsPerTokenLaw flops) => -flops.LogCoefficient - flops.Exponent * LogNCoefficient(flops);
+
+    /// <summary>The loss-minimising N and D that spend compute C = F(N)·D.</summary>
+    public (double N, double D) Optimal(double compute, FlopsPerTokenLaw flops)
+    {
+        double n = Math.Exp(LogNCoefficient(flops) + NExponent(flops) * Math.Log(compute));
+        return (n, flops.Tokens(compute, n));
     }
 }
 

@@ -231,12 +231,14 @@ public static class ChinchillaFits
     /// move by well under a quarter of a decade from the budget; budgets lie at least that far apart.</summary>
     static bool SameBudget(double c1, double c2) => Math.Abs(Math.Log10(c1 / c2)) < 0.125;
 
-    /// <summary>Percentile 2.5–97.5 interval of the bootstrap values around the full-data value (NaN when none).</summary>
-    public static Estimate Interval(double value, IEnumerable<double> samples)
+    /// <summary>Percentile interval of the bootstrap values around the full-data value (NaN when none): 2.5–97.5 for the
+    /// default 95% <paramref name="coverage"/>.</summary>
+    public static Estimate Interval(double value, IEnumerable<double> samples, double coverage = 0.95)
     {
         var sorted = samples.Where(double.IsFinite).OrderBy(x => x).ToArray();
         if (sorted.Length == 0) return new Estimate(value, double.NaN, double.NaN);
-        return new Estimate(value, Percentile(sorted, 0.025), Percentile(sorted, 0.975));
+        double tail = (1 - coverage) / 2;
+        return new Estimate(value, Percentile(sorted, tail), Percentile(sorted, 1 - tail));
     }
 
     static double Percentile(double[] sorted, double q)

@@ -50,6 +50,22 @@ public class ExponentComparisonTests
     }
 
     [Fact]
+    public void ADifferenceThatTenPairsTogetherDoNotSupportIsNotSupportedJointly()
+    {
+        // differences spread evenly over −0.001…0.099: the 95% interval (2.5–97.5 %, from 0.0015) excludes 0, the 99.5%
+        // one of ten pairs together (0.25–99.75 %, from −0.00075) does not
+        var x = Fit(0.549, Spread(0.499, 0.599, 1001));
+        var y = Fit(0.50, [0.50]);
+        var one = ExponentComparison.Difference("x", x, "y", y, comparisons: 1);
+        Assert.Equal(one.Difference, one.Jointly);
+        var ten = ExponentComparison.Difference("x", x, "y", y, comparisons: 10);
+        Assert.True(ten.Supported);
+        Assert.False(ten.SupportedJointly);
+        Assert.InRange(ten.Jointly.Low, -0.001, 0);
+        Assert.True(ten.Jointly.Low < ten.Difference.Low && ten.Jointly.High > ten.Difference.High);
+    }
+
+    [Fact]
     public void AFitWithoutBootstrapExponentsCannotBeCompared()
     {
         var none = new ApproachFit { NExponent = new Estimate(0.5, double.NaN, double.NaN) };
@@ -73,6 +89,7 @@ public class ExponentComparisonTests
         Assert.Contains("| transformer − mamba | -0.170 [", md);
         Assert.Contains("| yes |", md);
         Assert.Contains("| mamba − retnet | 0.120 [", md);
+        Assert.Contains("98.33 % interval that holds for all 3 pairs together", md);
         Assert.Equal(3, md.Split('\n').Count(l => l.EndsWith("| yes |") || l.EndsWith("| no |")));
         Assert.DoesNotContain("failed", md);
     }

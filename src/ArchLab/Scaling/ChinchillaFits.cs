@@ -53,8 +53,10 @@ public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Es
 public static class ChinchillaFits
 {
     /// <param name="Progress">Where the slow parts (approach 3's grid of L-BFGS starts and its bootstrap refits) say how far they are.</param>
+    /// <param name="BootstrapStarts">Approach 3's bootstrap refits restart L-BFGS from this many of the full fit's best grid
+    /// starts; 0: from the whole grid (as slow as the full fit, every refit).</param>
     public sealed record Options(int Bootstrap = 200, int ParametricBootstrap = 100, int Seed = 0, IReadOnlyList<double[]>? ParametricGrid = null,
-        TextWriter? Progress = null);
+        TextWriter? Progress = null, int BootstrapStarts = 8);
 
     public static ApproachFit Envelope(IReadOnlyList<ScalingPoint> points, Options options)
     {
@@ -80,7 +82,9 @@ public static class ChinchillaFits
     {
         var n = points.Select(p => p.N).ToArray(); var d = points.Select(p => p.D).ToArray(); var l = points.Select(p => p.Loss).ToArray();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var fit = ParametricLossFit.Run(n, d, l, options.ParametricGrid, progress: Every(options.Progress, "approach 3: L-BFGS start", clock));
+        var grid = options.ParametricGrid ?? ParametricLossFit.DefaultGrid();
+        var fit = ParametricLossFit.Run(n, d, l, grid, keepStarts: Math.Max(1, options.BootstrapStarts), progress: Every(options.Progress, "approach 3: L-BFGS start", clock));
+        var refitStarts = options.BootstrapStarts > 0 ? fit.BestStarts : grid;
         var flops = FlopsPerTokenLaw.Fit(points);
         double cRef = points.Max(p => p.Budget ?? p.C);
         var rng = new Random(options.Seed);
@@ -88,7 +92,7 @@ public static class ChinchillaFits
         for (int b = 0; b < options.ParametricBootstrap; b++)
         {
             var idx = ResampleWithinBudgets(points, rng);
-            try { samples.Add(ParametricLossFit.Run(idx.Select(i => n[i]).ToList(), idx.Select(i => d[i]).ToList(), idx.Select(i => l[i]).ToList(), fit.BestStarts).Loss); }
+            try { samples.Add(ParametricLossFit.Run(idx.Select(i => n[i]).ToList(), idx.Select(i => d[i]).ToList(), idx.Select(i => l[i]).ToList(), refitStarts).Loss); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
             Every(options.Progress, "approach 3: bootstrap refit", clock)?.Invoke(b + 1, options.ParametricBootstrap);
         }
@@ -96,7 +100,7 @@ public static class ChinchillaFits
         var p = fit.Loss;
         double TokensPerParam(ParametricLoss q) { var (nOpt, dOpt) = q.Optimal(cRef, flops); return dOpt / nOpt; }
         double ProportionalA(ParametricLoss q) => q.Beta / (q.Alpha + q.Beta);
-        var grid = ComputeGrid(points);
+        var computes = ComputeGrid(points);
         return new ApproachFit
         {
             Method = "approach 3: L(N, D) = E + A/N^α + B/D^β, Huber (δ = 1e-3) on ln L, L-BFGS from a grid of starts",
@@ -104,7 +108,7 @@ public static class ChinchillaFits
             LogNCoefficient = p.LogNCoefficient(flops), LogDCoefficient = p.LogDCoefficient(flops),
             ReferenceCompute = cRef, TokensPerParam = Est(TokensPerParam(p), TokensPerParam),
             BootstrapFits = samples.Count, NExponentSamples = samples.Select(q => q.NExponent(flops)).ToArray(),
-            Band = grid.Select(c =>
+            Band = computes.Select(c =>
             {
                 var (nOpt, dOpt) = p.Optimal(c, flops);
                 var ns = samples.Select(q => q.Optimal(c, flops).N).ToList(); var ds = samples.Select(q => q.Optimal(c, flops).D).ToList();
@@ -115,7 +119,8 @@ public static class ChinchillaFits
                 Est(p.Alpha, q => q.Alpha), Est(p.Beta, q => q.Beta), flops, Est(ProportionalA(p), ProportionalA), fit.Objective),
             Note = $"minimised along C = F(N)·D, F(N) = {Math.Exp(flops.LogCoefficient):G3}·N^{flops.Exponent:F3} (FLOPs per token fitted over the runs), "
                  + $"so a = β/(α+{flops.Exponent:F3}β); with C ∝ N·D it would be β/(α+β) = {ProportionalA(p):F3}; "
-                 + $"bootstrap restarts L-BFGS from the {fit.BestStarts.Count} best grid starts of the full fit",
+                 + (options.BootstrapStarts > 0 ? $"bootstrap restarts L-BFGS from the {fit.BestStarts.Count} best grid starts of the full fit"
+                                                : $"bootstrap restarts L-BFGS from all {grid.Count} grid starts"),
         };
     }
 

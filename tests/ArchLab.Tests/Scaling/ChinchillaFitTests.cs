@@ -83,6 +83,19 @@ public class ChinchillaFitTests
     }
 
     [Fact]
+    public void ApproachThreeBootstrapCanRestartFromTheWholeGrid()
+    {
+        var points = Synthetic(0.003);
+        var fromBest = ChinchillaFits.Parametric(points, Fast with { ParametricGrid = CoarseGrid(), ParametricBootstrap = 4 });
+        var fromAll = ChinchillaFits.Parametric(points, Fast with { ParametricGrid = CoarseGrid(), ParametricBootstrap = 4, BootstrapStarts = 0 });
+        Assert.Contains("from the 8 best grid starts", fromBest.Note);
+        Assert.Contains($"from all {CoarseGrid().Count} grid starts", fromAll.Note);
+        Assert.Equal(fromBest.NExponent.Value, fromAll.NExponent.Value, 12); // the full fit is the same
+        Assert.Equal(4, fromAll.BootstrapFits);
+        Assert.InRange(TrueA, fromAll.NExponent.Low - 0.03, fromAll.NExponent.High + 0.03);
+    }
+
+    [Fact]
     public void TheOptimumIsTheLowestLossAlongTheComputeConstraint()
     {
         // brute force: L(N, C / F(N)) on a fine grid of ln N, against the closed form, for F proportional to N and not

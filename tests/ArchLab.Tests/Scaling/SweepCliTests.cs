@@ -180,6 +180,9 @@ public class SweepCliTests
             (code, _, stderr) = ArchLabCli.Run("fit", dir, "--max-budget", "-1");
             Assert.NotEqual(0, code);
             Assert.Contains("--max-budget must be positive", stderr);
+            (code, _, stderr) = ArchLabCli.Run("fit", dir, "--bootstrap-starts", "-1");
+            Assert.NotEqual(0, code);
+            Assert.Contains("--bootstrap-starts must be ≥ 0", stderr);
         }
         finally { Directory.Delete(dir, true); }
     }

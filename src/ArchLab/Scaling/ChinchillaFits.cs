@@ -32,11 +32,12 @@ public sealed record ApproachFit
     public double DOpt(double c) => Math.Exp(LogDCoefficient + DExponent.Value * Math.Log(c));
 }
 
-public sealed record OptimumPoint(double Compute, double NOpt, double DOpt, double? MinLoss = null, double[]? Parabola = null, bool Extrapolated = false);
+/// <param name="Budget">The compute budget (or quarter-decade group) the optimum belongs to; approach 1 puts it at its best run's own compute.</param>
+public sealed record OptimumPoint(double Compute, double NOpt, double DOpt, double? MinLoss = null, double[]? Parabola = null, bool Extrapolated = false,
+    double? Budget = null);
 public sealed record BandPoint(double Compute, double NOpt, double NLow, double NHigh, double DOpt, double DLow, double DHigh);
-/// <param name="FlopsPerToken">The power law F(N) that turns compute into tokens for the compute-optimal N and D.</param>
 /// <param name="ProportionalComputeNExponent">β/(α+β): what a would be if compute were k·N·D, as in Chinchilla's C = 6ND.</param>
-public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Estimate Alpha, Estimate Beta, FlopsPerTokenLaw FlopsPerToken,
+public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Estimate Alpha, Estimate Beta,
     Estimate ProportionalComputeNExponent, double Objective);
 
 /// <summary>
@@ -45,10 +46,10 @@ public sealed record ParametricLossResult(Estimate E, Estimate A, Estimate B, Es
 /// 1. per compute budget the lowest-loss run (the loss–compute envelope), lines ln N_opt and ln D_opt against ln C;
 /// 2. per IsoFLOP budget a parabola of loss in ln N, its minimum N_opt (D_opt = C / F(N_opt)), lines as in 1 through the
 ///    minima that lie inside the sizes run;
-/// 3. L(N, D) = E + A/N^α + B/D^β by Huber/L-BFGS (<see cref="ParametricLossFit"/>), minimised along C = F(N)·D:
-///    a = β/(α+vβ), b = α/(α+vβ).
-/// F(N) = e^u·N^v is the architecture's training FLOPs per token (<see cref="FlopsPerTokenLaw"/>), so all three measure
-/// N_opt against the same compute. Tokens per parameter are D_opt/N_opt at the largest compute budget.
+/// 3. L(N, D) = E + A/N^α + B/D^β by Huber/L-BFGS (<see cref="ParametricLossFit"/>); its minimum along C = F(N)·D at each
+///    budget, and lines as in 1.
+/// F(N) is the architecture's training FLOPs per token read off its runs (<see cref="FlopsPerTokenCurve"/>), so all three
+/// measure N_opt against the same compute. Tokens per parameter are D_opt/N_opt at the largest compute budget.
 /// </summary>
 public static class ChinchillaFits
 {
@@ -67,14 +68,13 @@ public static class ChinchillaFits
     public static ApproachFit IsoFlop(IReadOnlyList<ScalingPoint> points, Options options)
     {
         if (points.Any(p => p.Budget is null)) throw new ArgumentException("approach 2 needs IsoFLOP budgets (compute_budgets in the spec)");
-        // F(N) belongs to the architecture's ladder, not to the noise: fitted once, used by every resample
-        var flops = FlopsPerTokenLaw.Fit(points);
+        // F(N) belongs to the architecture's ladder, not to the noise: read once, used by every resample
+        var flops = FlopsPerTokenCurve.Fit(points);
         var optima = IsoFlopOptima(points, flops);
         var fit = LinesWithBootstrap("approach 2: parabola in ln N per IsoFLOP budget", points, optima, pts => IsoFlopOptima(pts, flops), options);
         return fit.Band.Length == 0 ? fit : fit with
         {
-            Note = $"D_opt = C / F(N_opt), F(N) = {Math.Exp(flops.LogCoefficient):G3}·N^{flops.Exponent:F3} (FLOPs per token fitted over the runs); "
-                 + "lines through the minima inside the sizes run",
+            Note = "D_opt = C / F(N_opt), F the runs' FLOPs per token interpolated in ln N between the sizes run; lines through the minima inside the sizes run",
         };
     }
 
@@ -85,7 +85,7 @@ public static class ChinchillaFits
         var grid = options.ParametricGrid ?? ParametricLossFit.DefaultGrid();
         var fit = ParametricLossFit.Run(n, d, l, grid, keepStarts: Math.Max(1, options.BootstrapStarts), progress: Every(options.Progress, "approach 3: L-BFGS start", clock));
         var refitStarts = options.BootstrapStarts > 0 ? fit.BestStarts : grid;
-        var flops = FlopsPerTokenLaw.Fit(points);
+        var flops = FlopsPerTokenCurve.Fit(points);
         double cRef = points.Max(p => p.Budget ?? p.C);
         var rng = new Random(options.Seed);
         var samples = new List<ParametricLoss>();
@@ -96,31 +96,38 @@ public static class ChinchillaFits
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
             Every(options.Progress, "approach 3: bootstrap refit", clock)?.Invoke(b + 1, options.ParametricBootstrap);
         }
-        Estimate Est(double value, Func<ParametricLoss, double> get) => Interval(value, samples.Select(get));
+        // a and b as approaches 1 and 2 measure them: lines through the optimum of each of the sweep's budgets (with one
+        // budget, through C/2 and 2C); the optimum minimises the fitted L along C = F(N)·D
+        var budgets = ByBudget(points).Select(g => g.Key).OrderBy(c => c).ToList();
+        if (budgets.Count < 2) budgets = [budgets[0] / 2, budgets[0] * 2];
+        (double LnKn, double A, double LnKd, double B) LinesOf(ParametricLoss q) =>
+            Lines(budgets.Select(c => { var (nOpt, dOpt) = q.Optimal(c, flops); return new OptimumPoint(c, nOpt, dOpt); }).ToList());
         var p = fit.Loss;
+        var full = LinesOf(p);
+        var sampleLines = samples.Select(LinesOf).ToList();
+        Estimate Est(double value, Func<ParametricLoss, double> get) => Interval(value, samples.Select(get));
         double TokensPerParam(ParametricLoss q) { var (nOpt, dOpt) = q.Optimal(cRef, flops); return dOpt / nOpt; }
-        double ProportionalA(ParametricLoss q) => q.Beta / (q.Alpha + q.Beta);
-        var computes = ComputeGrid(points);
         return new ApproachFit
         {
             Method = "approach 3: L(N, D) = E + A/N^α + B/D^β, Huber (δ = 1e-3) on ln L, L-BFGS from a grid of starts",
-            NExponent = Est(p.NExponent(flops), q => q.NExponent(flops)), DExponent = Est(p.DExponent(flops), q => q.DExponent(flops)),
-            LogNCoefficient = p.LogNCoefficient(flops), LogDCoefficient = p.LogDCoefficient(flops),
+            NExponent = Interval(full.A, sampleLines.Select(s => s.A)), DExponent = Interval(full.B, sampleLines.Select(s => s.B)),
+            LogNCoefficient = full.LnKn, LogDCoefficient = full.LnKd,
             ReferenceCompute = cRef, TokensPerParam = Est(TokensPerParam(p), TokensPerParam),
-            BootstrapFits = samples.Count, NExponentSamples = samples.Select(q => q.NExponent(flops)).ToArray(),
-            Band = computes.Select(c =>
+            BootstrapFits = samples.Count, NExponentSamples = sampleLines.Select(s => s.A).ToArray(),
+            Band = ComputeGrid(points).Select(c =>
             {
                 var (nOpt, dOpt) = p.Optimal(c, flops);
-                var ns = samples.Select(q => q.Optimal(c, flops).N).ToList(); var ds = samples.Select(q => q.Optimal(c, flops).D).ToList();
-                var ni = Interval(nOpt, ns); var di = Interval(dOpt, ds);
+                var optima = samples.Select(q => q.Optimal(c, flops)).ToList();
+                var ni = Interval(nOpt, optima.Select(o => o.N)); var di = Interval(dOpt, optima.Select(o => o.D));
                 return new BandPoint(c, nOpt, ni.Low, ni.High, dOpt, di.Low, di.High);
             }).ToArray(),
             Parametric = new ParametricLossResult(Est(p.E, q => q.E), Est(p.A, q => q.A), Est(p.B, q => q.B),
-                Est(p.Alpha, q => q.Alpha), Est(p.Beta, q => q.Beta), flops, Est(ProportionalA(p), ProportionalA), fit.Objective),
-            Note = $"minimised along C = F(N)·D, F(N) = {Math.Exp(flops.LogCoefficient):G3}·N^{flops.Exponent:F3} (FLOPs per token fitted over the runs), "
-                 + $"so a = β/(α+{flops.Exponent:F3}β); with C ∝ N·D it would be β/(α+β) = {ProportionalA(p):F3}; "
-                 + (options.BootstrapStarts > 0 ? $"bootstrap restarts L-BFGS from the {fit.BestStarts.Count} best grid starts of the full fit"
-                                                : $"bootstrap restarts L-BFGS from all {grid.Count} grid starts"),
+                Est(p.Alpha, q => q.Alpha), Est(p.Beta, q => q.Beta), Est(p.ProportionalComputeNExponent, q => q.ProportionalComputeNExponent), fit.Objective),
+            Note = "the optimum minimises L(N, C/F(N)), F the runs' FLOPs per token interpolated in ln N between the sizes run; "
+                 + $"a and b are the slopes of ln N_opt and ln D_opt against ln C over the {budgets.Count} budgets; "
+                 + $"with C ∝ N·D a would be β/(α+β) = {p.ProportionalComputeNExponent:F3}; "
+                 + $"bootstrap restarts L-BFGS from {(refitStarts.Count == grid.Count ? "all" : "the")} {refitStarts.Count} "
+                 + (refitStarts.Count == grid.Count ? "grid starts" : "best grid starts of the full fit"),
         };
     }
 
@@ -142,14 +149,14 @@ public static class ChinchillaFits
         {
             if (run.Loss >= lowest) continue;
             lowest = run.Loss;
-            optima.Add(new OptimumPoint(run.C, run.N, run.D, run.Loss));
+            optima.Add(new OptimumPoint(run.C, run.N, run.D, run.Loss, Budget: budget));
         }
         return optima;
     }
 
     /// <summary>Each budget's parabola minimum (flagged <c>Extrapolated</c> when outside the sizes run there); budgets
     /// with fewer than three sizes or no minimum have none.</summary>
-    static List<OptimumPoint> IsoFlopOptima(IReadOnlyList<ScalingPoint> points, FlopsPerTokenLaw flops)
+    static List<OptimumPoint> IsoFlopOptima(IReadOnlyList<ScalingPoint> points, FlopsPerTokenCurve flops)
     {
         var optima = new List<OptimumPoint>();
         foreach (var g in ByBudget(points).OrderBy(g => g.Key))
@@ -161,7 +168,7 @@ public static class ChinchillaFits
             double lnOpt = -c1 / (2 * c2);
             double nOpt = Math.Exp(lnOpt);
             double dOpt = flops.Tokens(g.Key, nOpt);
-            optima.Add(new OptimumPoint(g.Key, nOpt, dOpt, c0 + c1 * lnOpt + c2 * lnOpt * lnOpt, [c0, c1, c2], lnOpt < x.Min() || lnOpt > x.Max()));
+            optima.Add(new OptimumPoint(g.Key, nOpt, dOpt, c0 + c1 * lnOpt + c2 * lnOpt * lnOpt, [c0, c1, c2], lnOpt < x.Min() || lnOpt > x.Max(), g.Key));
         }
         return optima;
     }
@@ -181,7 +188,7 @@ public static class ChinchillaFits
         for (int i = 0; i < options.Bootstrap; i++)
         {
             var o = optimaOf(ResampleWithinBudgets(points, rng).Select(j => points[j]).ToList()).Where(p => !p.Extrapolated).ToList();
-            leftOut += measured.Count(m => !o.Any(p => SameBudget(p.Compute, m.Compute)));
+            leftOut += measured.Count(m => !o.Any(p => p.Budget == m.Budget));
             if (o.Select(p => p.Compute).Distinct().Count() >= 2) samples.Add(Lines(o));
         }
         double Tpp(double lkn, double aa, double lkd, double bb) => Math.Exp(lkd + bb * Math.Log(cRef) - lkn - aa * Math.Log(cRef));
@@ -219,8 +226,8 @@ public static class ChinchillaFits
             log.WriteLine($"    {what} {done}/{total} ({clock.Elapsed.TotalSeconds:F0} s)");
     };
 
-    /// <summary>A bootstrap resample: the runs of each compute budget drawn with replacement from that budget's runs, so
-    /// every resample has the sweep's budgets with their run counts (the design), and only the losses vary.</summary>
+    /// <summary>A bootstrap resample stratified by budget: each budget's runs drawn with replacement from that budget's
+    /// runs, so every resample has the sweep's budgets with their run counts (which sizes appear, and how often, varies).</summary>
     static List<int> ResampleWithinBudgets(IReadOnlyList<ScalingPoint> points, Random rng)
     {
         var resample = new List<int>(points.Count);
@@ -231,10 +238,6 @@ public static class ChinchillaFits
         }
         return resample;
     }
-
-    /// <summary>Two optima of one budget: approach 1 places an optimum at its run's own compute, which whole batches
-    /// move by well under a quarter of a decade from the budget; budgets lie at least that far apart.</summary>
-    static bool SameBudget(double c1, double c2) => Math.Abs(Math.Log10(c1 / c2)) < 0.125;
 
     /// <summary>Percentile interval of the bootstrap values around the full-data value (NaN when none): 2.5–97.5 for the
     /// default 95% <paramref name="coverage"/>.</summary>

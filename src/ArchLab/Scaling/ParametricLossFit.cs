@@ -5,31 +5,33 @@ public sealed record ParametricLoss(double E, double A, double B, double Alpha, 
 {
     public double Loss(double n, double d) => E + A / Math.Pow(n, Alpha) + B / Math.Pow(d, Beta);
 
+    /// <summary>Exponent a of N_opt ∝ C^a if compute were proportional to N·D (Chinchilla's C = 6ND): β/(α+β).</summary>
+    public double ProportionalComputeNExponent => Beta / (Alpha + Beta);
+
     /// <summary>
-    /// Exponent a of N_opt ∝ C^a when C = F(N)·D with F(N) = e^u·N^v: a = β/(α + vβ). With C = k·N·D (v = 1, Chinchilla's
-    /// 6ND) this is β/(α+β).
+    /// The loss-minimising N and D that spend compute C = F(N)·D: the minimum over ln N of L(N, C/F(N)), found on a grid of
+    /// ln N in steps of 0.05 from N = 1 to 10^15 and refined by golden-section search. (For F = k·N^v the closed form is
+    /// N^(α+vβ) = αA·C^β / (vβB·k^β), a = β/(α+vβ); F read off real runs is not one power law.)
     /// </summary>
-    public double NExponent(FlopsPerTokenLaw flops) => Beta / (Alpha + flops.Exponent * Beta);
-
-    /// <summary>Exponent b of D_opt ∝ C^b: b = 1 − v·a = α/(α + vβ).</summary>
-    public double DExponent(FlopsPerTokenLaw flops) => Alpha / (Alpha + flops.Exponent * Beta);
-
-    /// <summary>ln k_N of N_opt = k_N·C^a: setting dL/dN = 0 along D = C/F(N) gives
-    /// N^(α+vβ) = αA·C^β / (vβB·e^(uβ)).</summary>
-    public double LogNCoefficient(FlopsPerTokenLaw flops)
+    public (double N, double D) Optimal(double compute, FlopsPerTokenCurve flops)
     {
-        double v = flops.Exponent, u = flops.LogCoefficient;
-        return (Math.Log(Alpha * A / (v * Beta * B)) - u * Beta) / (Alpha + v * Beta);
-    }
-
-    /// <summary>ln k_D of D_opt = k_D·C^b, from D_opt = C / F(N_opt).</summary>
-    public double LogDCoefficient(FlopsPerTokenLaw flops) => -flops.LogCoefficient - flops.Exponent * LogNCoefficient(flops);
-
-    /// <summary>The loss-minimising N and D that spend compute C = F(N)·D.</summary>
-    public (double N, double D) Optimal(double compute, FlopsPerTokenLaw flops)
-    {
-        double n = Math.Exp(LogNCoefficient(flops) + NExponent(flops) * Math.Log(compute));
-        return (n, flops.Tokens(compute, n));
+        double LossAt(double lnN) { double n = Math.Exp(lnN); return Loss(n, flops.Tokens(compute, n)); }
+        const double step = 0.05, top = 34.5; // ln 10^15
+        double best = 0, bestLoss = double.PositiveInfinity;
+        for (double x = 0; x <= top; x += step)
+        {
+            double l = LossAt(x);
+            if (l < bestLoss) { bestLoss = l; best = x; }
+        }
+        double lo = best - step, hi = best + step, g = (Math.Sqrt(5) - 1) / 2;
+        double x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo), f1 = LossAt(x1), f2 = LossAt(x2);
+        for (int i = 0; i < 60; i++)
+        {
+            if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - g * (hi - lo); f1 = LossAt(x1); }
+            else { lo = x1; x1 = x2; f1 = f2; x2 = lo + g * (hi - lo); f2 = LossAt(x2); }
+        }
+        double nOpt = Math.Exp((lo + hi) / 2);
+        return (nOpt, flops.Tokens(compute, nOpt));
     }
 }
 

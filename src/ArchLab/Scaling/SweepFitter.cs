@@ -58,8 +58,8 @@ public static class SweepFitter
             log?.WriteLine($"{arch}: {points.Count} runs, fitted in {clock.Elapsed.TotalSeconds:F0} s");
             foreach (var a in new[] { a1, a2, a3 }.OfType<ApproachFit>())
                 log?.WriteLine($"  {a.Method.Split(':')[0]}: a = {a.NExponent}, b = {a.DExponent}, tokens/param at C = {a.ReferenceCompute:0.0e0}: {a.TokensPerParam}" +
-                               (a.Parametric is { } p ? $"; E = {p.E.Value:F3}, α = {p.Alpha}, β = {p.Beta}, F(N) ∝ N^{p.FlopsPerToken.Exponent:F3}, a at C ∝ N·D: {p.ProportionalComputeNExponent}" : "") +
-                               (a.BootstrapOptimaLeftOut > 0 ? $"; {a.BootstrapOptimaLeftOut} budget optima left out over {a.BootstrapFits} bootstrap fits" : "") +
+                               (a.Parametric is { } p ? $"; E = {p.E.Value:F3}, α = {p.Alpha}, β = {p.Beta}, a at C ∝ N·D: {p.ProportionalComputeNExponent}" : "") +
+                               (a.BootstrapOptimaLeftOut > 0 ? $"; {a.BootstrapOptimaLeftOut} budget optima left out over {options.Bootstrap} resamples" : "") +
                                (a.Note is { } n && a.Band.Length == 0 ? $" ({n})" : ""));
             foreach (var p in problems) log?.WriteLine($"  {p}");
             log?.WriteLine(ends.Length == 0 ? "  every budget's best size has a smaller and a larger size beside it"

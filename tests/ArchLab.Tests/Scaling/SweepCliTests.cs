@@ -135,7 +135,7 @@ public class SweepCliTests
             var law = new ParametricLoss(1.5, 300, 300, 0.35, 0.3);
             var rng = new Random(3);
             foreach (double c in new[] { 1e10, 1e11, 1e12 })
-                foreach (double n in Enumerable.Range(-3, 7).Select(i => law.Optimal(c, FlopsPerTokenLaw.Proportional(6)).N * Math.Pow(10, i / 3.0)))
+                foreach (double n in Enumerable.Range(-3, 7).Select(i => law.Optimal(c, FlopsPerTokenCurve.Proportional(6)).N * Math.Pow(10, i / 3.0)))
                 {
                     double d = c / (6 * n);
                     file.Append(new RunResult
@@ -150,7 +150,7 @@ public class SweepCliTests
             var fits = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "fits.json")))!["fits"]![0]!;
             Assert.Equal("transformer", fits["arch"]!.GetValue<string>());
             double a2 = fits["approach2"]!["n_exponent"]!["value"]!.GetValue<double>();
-            double trueA = law.NExponent(FlopsPerTokenLaw.Proportional(6));
+            double trueA = law.ProportionalComputeNExponent;
             Assert.InRange(a2, trueA - 0.05, trueA + 0.05);
             foreach (var chart in new[] { "isoflop-transformer.html", "optimal-transformer.html", "frontier.html" })
                 Assert.Contains("plotly", File.ReadAllText(Path.Combine(dir, chart)));

@@ -134,10 +134,9 @@ public static class ChinchillaFits
     // ---- approaches 1 and 2: optima per budget, then lines ------------------------------------------------------
 
     /// <summary>Runs grouped by IsoFLOP budget, or by quarter-decade of compute when the sweep has token budgets.</summary>
-    public static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) => ByBudget(points, p => p);
+    public static IEnumerable<IGrouping<double, ScalingPoint>> ByBudget(IEnumerable<ScalingPoint> points) => points.GroupBy(BudgetOf);
 
-    static IEnumerable<IGrouping<double, T>> ByBudget<T>(IEnumerable<T> items, Func<T, ScalingPoint> point) =>
-        items.GroupBy(x => point(x).Budget ?? Math.Pow(10, Math.Round(4 * Math.Log10(point(x).C)) / 4));
+    static double BudgetOf(ScalingPoint p) => p.Budget ?? Math.Pow(10, Math.Round(4 * Math.Log10(p.C)) / 4);
 
     static List<OptimumPoint> EnvelopeOptima(IReadOnlyList<ScalingPoint> points)
     {
@@ -231,9 +230,9 @@ public static class ChinchillaFits
     static List<int> ResampleWithinBudgets(IReadOnlyList<ScalingPoint> points, Random rng)
     {
         var resample = new List<int>(points.Count);
-        foreach (var budget in ByBudget(Enumerable.Range(0, points.Count).Select(i => (Index: i, Point: points[i])), x => x.Point).OrderBy(g => g.Key))
+        foreach (var budget in Enumerable.Range(0, points.Count).GroupBy(i => BudgetOf(points[i])).OrderBy(g => g.Key))
         {
-            var runs = budget.Select(x => x.Index).ToArray();
+            var runs = budget.ToArray();
             for (int i = 0; i < runs.Length; i++) resample.Add(runs[rng.Next(runs.Length)]);
         }
         return resample;

@@ -50,8 +50,11 @@ public static class ExponentComparison
         var pairs = x.NExponentSamples.SelectMany(ax => y.NExponentSamples.Select(ay => ax - ay)).ToList();
         double value = x.NExponent.Value - y.NExponent.Value;
         return new ExponentDifference(first, second, ChinchillaFits.Interval(value, pairs),
-            ChinchillaFits.Interval(value, pairs, 1 - 0.05 / Math.Max(1, comparisons)));
+            ChinchillaFits.Interval(value, pairs, JointCoverage(comparisons)));
     }
+
+    /// <summary>Bonferroni: each of <paramref name="comparisons"/> intervals at 1 − 5 %/comparisons, so all hold together at 95 %.</summary>
+    static double JointCoverage(int comparisons) => 1 - 0.05 / Math.Max(1, comparisons);
 
     /// <summary>The comparison of one approach's fits (3 unless told) as Markdown; architectures whose fit failed are left out.</summary>
     public static string Markdown(IReadOnlyList<ArchitectureFits> fits, string parameters, string command, int approach = 3) =>
@@ -72,7 +75,7 @@ public static class ExponentComparison
         w.WriteLine("(a larger) or below it (a smaller). The published values were measured with total parameters and C = 6ND; here C is each");
         w.WriteLine("run's own training FLOPs" + (parameters == "total" ? "." : "; with non-embedding parameters the fit with total parameters (comparison-total.md) is the like-for-like one."));
         int pairs = usable.Count * (usable.Count - 1) / 2;
-        string joint = $"{100 - 5.0 / Math.Max(1, pairs):0.##} %";
+        string joint = $"{100 * JointCoverage(pairs):0.##} %";
         w.WriteLine("Between architectures: a difference is supported when its interval excludes 0. With many pairs side by side some");
         w.WriteLine($"95 % intervals exclude 0 by chance, so each pair also has the {joint} interval that holds for all {pairs} pairs together");
         w.WriteLine("(Bonferroni); \"jointly\" says whether that one excludes 0.");

@@ -37,7 +37,4 @@ public sealed class FlopsPerTokenCurve
 
     /// <summary>Training tokens that compute C buys at size N.</summary>
     public double Tokens(double compute, double n) => compute / At(n);
-
-    /// <summary>ln N of the smallest and the largest size the curve was read from.</summary>
-    public (double Low, double High) LogSizeRange => (lnN[0], lnN[^1]);
 }
